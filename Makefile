@@ -1,0 +1,64 @@
+# Build, test and regenerate the executable chapter. `make help` lists the targets.
+# Each target creates the virtual environment (.venv) from requirements.txt when needed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STAGING := _build/.staging
+
+# Pages execute with chapters/ as working directory: pass the data folder as an absolute
+# path, resolved from the folder where make was started.
+ifneq ($(strip $(MMIDS_DATA_DIR)),)
+export MMIDS_DATA_DIR := $(abspath $(MMIDS_DATA_DIR))
+endif
+# Silence debugpy's frozen-modules notice when kernels start.
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help venv build test notebooks lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## Create .venv and install requirements.txt and utils/mmids.py
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+build: $(STAMP) ## Execute every page and render the website in _build/html
+	rm -rf $(STAGING)
+	@# Build into a staging folder; _build/html is replaced only by a build without errors.
+	if $(BIN)/jupyter-book build . --all --path-output $(STAGING) -n -W --keep-going; then \
+	  rm -rf _build/html && mv $(STAGING)/_build/html _build/html && rm -rf $(STAGING); \
+	  echo "Book ready: _build/html/index.html"; \
+	else \
+	  rm -rf $(STAGING) _build/html; \
+	  echo "BUILD FAILED: see the warnings above (page and cell traceback); no _build/html was published." >&2; \
+	  exit 1; \
+	fi
+
+test: $(STAMP) ## Unit tests, sync check, and nbval against the reference notebooks
+	$(BIN)/python -m pytest
+
+notebooks: $(STAMP) ## Regenerate the reference notebooks chapters/*.ipynb (on the CPU)
+	@# jupytext writes the paired .ipynb from the .md; nbclient executes it in chapters/.
+	for page in chapters/*.md; do \
+	  $(BIN)/jupytext --quiet --to ipynb "$$page" && \
+	  MMIDS_DEVICE=cpu $(BIN)/jupyter-execute --inplace --timeout=1200 "$${page%.md}.ipynb" || exit 1; \
+	done
+
+lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
+	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/pip install --quiet -r requirements.in
+	{ echo "# Exact pins, resolved from requirements.in with Python 3.11 (make lock). Do not edit by hand."; \
+	  _build/lockenv/bin/pip freeze | grep -v '^pip=='; } > requirements.txt
+	sed -i -E '/^(nvidia-|triton|cuda-)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
+	rm -rf _build/lockenv
+
+clean: ## Remove the built website
+	rm -rf _build
