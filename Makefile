@@ -25,7 +25,6 @@ venv: $(STAMP) ## Create .venv and install requirements.txt and utils/mmids.py
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
@@ -34,23 +33,23 @@ build: $(STAMP) ## Execute every page and render the website in _build/html
 	rm -rf $(STAGING)
 	@# Build into a staging folder; _build/html is replaced only by a build without errors.
 	if $(BIN)/jupyter-book build . --all --path-output $(STAGING) -n -W --keep-going; then \
-	  rm -rf _build/html && mv $(STAGING)/_build/html _build/html && rm -rf $(STAGING); \
+	  rm -rf _build/html _build/reports && mv $(STAGING)/_build/html _build/html && rm -rf $(STAGING); \
 	  echo "Book ready: _build/html/index.html"; \
 	else \
-	  rm -rf $(STAGING) _build/html; \
-	  echo "BUILD FAILED: see the warnings above (page and cell traceback); no _build/html was published." >&2; \
+	  rm -rf _build/html _build/reports; \
+	  if [ -d $(STAGING)/_build/html/reports ]; then mv $(STAGING)/_build/html/reports _build/reports; fi; \
+	  rm -rf $(STAGING); \
+	  echo "BUILD FAILED: see the warnings above (page and cell traceback; also in _build/reports/)." >&2; \
+	  echo "No _build/html was published." >&2; \
 	  exit 1; \
 	fi
 
 test: $(STAMP) ## Unit tests, sync check, and nbval against the reference notebooks
 	$(BIN)/python -m pytest
 
-notebooks: $(STAMP) ## Regenerate the reference notebooks chapters/*.ipynb (on the CPU)
-	@# jupytext writes the paired .ipynb from the .md; nbclient executes it in chapters/.
-	for page in chapters/*.md; do \
-	  $(BIN)/jupytext --quiet --to ipynb "$$page" && \
-	  MMIDS_DEVICE=cpu $(BIN)/jupyter-execute --inplace --timeout=1200 "$${page%.md}.ipynb" || exit 1; \
-	done
+PAGES ?= $(wildcard chapters/*.md)
+notebooks: $(STAMP) ## Regenerate the reference notebooks on the CPU (PAGES=chapters/x.md for some)
+	$(BIN)/python scripts/make_reference_notebooks.py $(PAGES)
 
 lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv

@@ -330,15 +330,14 @@ def train(dataloader, model, loss_fn, optimizer, device):
     PyTorch quickstart tutorial.
     """
     model.train()
-    total, count = None, 0
+    total, count = 0.0, 0
     for X, y in dataloader:
         X, y = X.to(device), y.to(device)
-        loss = loss_fn(model(X), y)
+        loss = loss_fn(model(X), y)  # forward pass
         optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        batch_total = loss.detach() * len(y)
-        total = batch_total if total is None else total + batch_total
+        loss.backward()  # backpropagation
+        optimizer.step()  # descent step
+        total = total + loss.detach() * len(y)  # a tensor: no host sync per step
         count += len(y)
     if count == 0:
         raise ValueError("dataloader yielded no minibatch; check the data set is not empty.")

@@ -1,0 +1,46 @@
+"""Execute chapter pages on the CPU and write their reference notebooks.
+
+Usage: python scripts/make_reference_notebooks.py chapters/02_autodiff.md [...]
+
+For each MyST page ``chapters/NN_topic.md`` this writes the paired, executed
+``chapters/NN_topic.ipynb`` that nbval compares against (``make notebooks`` runs it on
+every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references
+hold CPU results; no cell timings are recorded, so an unchanged page gives an unchanged file.
+A page whose execution fails leaves its previous reference untouched.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import jupytext
+from nbclient import NotebookClient
+
+CELL_TIMEOUT = 1200  # seconds; a CNN epoch on a 2-core CPU takes well under a minute
+
+
+def make_reference(page):
+    page = Path(page)
+    if page.suffix != ".md" or not page.is_file():
+        raise SystemExit(f"{page}: expected an existing MyST page (.md)")
+    nb = jupytext.read(page)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(page.parent)}},
+    )
+    client.execute(env={**os.environ, "MMIDS_DEVICE": "cpu"})
+    target = page.with_suffix(".ipynb")
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")
+    partial.replace(target)
+    print(f"{target}: written")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    for path in sys.argv[1:]:
+        make_reference(path)

@@ -1,0 +1,36 @@
+"""Shared settings of the test suite.
+
+The unit tests draw figures without a screen, and the nbval run must cover every chapter
+page listed in _toc.yml: collecting fewer notebooks is an error, not a silent pass.
+"""
+
+from pathlib import Path
+
+import matplotlib
+import pytest
+import yaml
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+
+
+def chapter_pages():
+    """Paths (without suffix) of the chapter pages, in the order of _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [ROOT / entry["file"] for entry in toc["chapters"]]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    asked = {(Path(config.invocation_params.dir) / arg).resolve() for arg in config.args}
+    if CHAPTERS not in asked and ROOT not in asked:
+        return  # a run of selected tests, not of the chapter notebooks
+    collected = {item.path.resolve() for item in items if item.path.suffix == ".ipynb"}
+    expected = {page.with_suffix(".ipynb") for page in chapter_pages()}
+    missing = sorted(p.name for p in expected - collected)
+    if missing:
+        raise pytest.UsageError(
+            f"nbval collected {len(collected)} of the {len(expected)} chapter notebooks; "
+            f"missing: {', '.join(missing)}. Run `make notebooks` to create them."
+        )

@@ -1,0 +1,64 @@
+"""`make build` on a small book whose pages fail: it must exit non-zero, name the pages,
+show the tracebacks, and leave no _build/html that could pass for a complete site."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RAISING_PAGE = """\
+---
+jupytext: {text_representation: {extension: .md, format_name: myst}}
+kernelspec: {name: python3, display_name: Python 3, language: python}
+---
+# A page with a failing cell
+
+```{code-cell} ipython3
+ratio = 1 / 0
+```
+"""
+
+SLOW_PAGE = """\
+---
+jupytext: {text_representation: {extension: .md, format_name: myst}}
+kernelspec: {name: python3, display_name: Python 3, language: python}
+mystnb: {execution_timeout: 3}
+---
+# A page with a cell that runs past its timeout
+
+```{code-cell} ipython3
+import time
+time.sleep(60)
+```
+"""
+
+
+def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_path):
+    for name in ("Makefile", "_config.yml", "intro.md", "requirements.txt", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)  # keeps mtimes: no reinstall
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n"
+        "  - file: chapters/raising_page\n  - file: chapters/slow_page\n"
+    )
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "raising_page.md").write_text(RAISING_PAGE)
+    (tmp_path / "chapters" / "slow_page.md").write_text(SLOW_PAGE)
+    stale = tmp_path / "_build" / "html" / "index.html"  # a previous, good build
+    stale.parent.mkdir(parents=True)
+    stale.write_text("<html>old book</html>")
+
+    venv = Path(sys.executable).parent.parent  # reuse this environment, installed
+    result = subprocess.run(
+        ["make", "build", f"VENV={venv}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "raising_page.md" in log and "ZeroDivisionError" in log
+    assert "slow_page.md" in log and "CellTimeoutError" in log
+    assert "BUILD FAILED" in log
+    assert not (tmp_path / "_build" / "html").exists()
+    assert not (tmp_path / "_build" / ".staging").exists()
+    assert (tmp_path / "_build" / "reports" / "chapters" / "raising_page.err.log").is_file()

@@ -1,0 +1,114 @@
+"""Checks of the reference notebooks (chapters/*.ipynb) that nbval cannot make itself.
+
+nbval compares the outputs of a fresh run with these references; here we check that the
+references are complete and clean, that their inputs match the pages' .md sources, and that
+they show the values the chapter's definitions imply.
+"""
+
+import re
+
+import jupytext
+import pytest
+from jupytext.compare import compare_notebooks
+
+from conftest import chapter_pages
+
+PAGES = chapter_pages()
+IDS = [page.name for page in PAGES]
+
+
+def outputs(nb):
+    """(cell index, output) pairs of the code cells of a notebook."""
+    return [
+        (i, out)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    ]
+
+
+def text_of(out):
+    if out.output_type == "stream":
+        return out.text
+    if out.output_type in ("execute_result", "display_data"):
+        return out.data.get("text/plain", "")
+    return ""
+
+
+def test_the_toc_lists_the_eight_chapter_pages():
+    assert len(PAGES) == 8
+    for page in PAGES:
+        assert page.with_suffix(".md").is_file(), page
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_reference_notebook_inputs_match_the_md_page(page):
+    md = jupytext.read(page.with_suffix(".md"))
+    ipynb = jupytext.read(page.with_suffix(".ipynb"))
+    # Raises with the first differing cell when the pair is out of sync.
+    compare_notebooks(ipynb, md, fmt="md:myst")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_reference_notebook_is_fully_executed_without_stray_output(page):
+    nb = jupytext.read(page.with_suffix(".ipynb"))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code), "not executed"
+    for i, out in outputs(nb):
+        assert out.output_type != "error", f"cell {i}: {out.get('ename')}"
+        assert out.get("name") != "stderr", f"cell {i} wrote to stderr: {out.text[:200]}"
+        text = text_of(out)
+        assert "Warning" not in text, f"cell {i}: {text[:200]}"
+        assert not re.search(r"\b0x[0-9a-f]{6,}", text), f"cell {i} shows an address"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_every_figure_cell_produced_an_image(page):
+    nb = jupytext.read(page.with_suffix(".ipynb"))
+    figure_cells = [
+        (i, c) for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "plt.show()" in c.source
+    ]
+    for i, cell in figure_cells:
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert images, f"cell {i} calls plt.show() but has no image"
+
+
+# Values that follow from the chapter's definitions (functions, points, seeds).
+EXPECTED = {
+    "02_autodiff": [
+        "df/dx1 = tensor(20.7781)",
+        "df/dx2 = tensor(8.3891)",
+        "z.grad = tensor([2., 4., 6.])",
+        "equal: True",
+        "from x0 = 2:  x = 0.0328",
+        "from x0 = -2:  x = -4.9335",
+    ],
+    "03_backpropagation": [
+        "z1 = tensor([1., 1.]",
+        "z2 = tensor([-1.,  1.]",
+        "f  = tensor(0.5000",
+        "gradient (forward mode) = tensor([ 0.,  1., -1.])",
+        "gradient (reverse mode) = tensor([ 0.,  1., -1.])",
+        "x.grad = tensor([ 0.,  1., -1.])",
+        "match autodiff: True True",
+    ],
+    "04_sgd": ["training accuracy: 0.7208", "mean squared error: 2.7841"],
+    "06_neural_networks": [
+        "z1 = tensor([0.7311, 0.7311]",
+        "z2 = tensor([0.1881, 0.8119]",
+        "f  = tensor(0.2084",
+        "W0.grad = tensor([[-0.1110, -0.0000,  0.1110],\n        [ 0.0370,  0.0000, -0.0370]])",
+        "W1.grad = tensor([[ 0.1375,  0.1375],\n        [-0.1375, -0.1375]])",
+        "match autodiff: True True",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_reference_notebook_shows_the_values_the_chapter_implies(name):
+    page = next(p for p in PAGES if p.name == name)
+    nb = jupytext.read(page.with_suffix(".ipynb"))
+    printed = "".join(text_of(out) for _, out in outputs(nb))
+    for value in EXPECTED[name]:
+        assert value in printed, f"{name} does not print {value!r}"
