@@ -1,7 +1,5 @@
 """Unit tests of the helpers in utils/mmids.py."""
 
-import os
-import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -16,10 +14,6 @@ from torch.utils.data import DataLoader, TensorDataset
 import mmids
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_data = pytest.mark.skipif(
-    not os.environ.get("MMIDS_DATA_DIR"),
-    reason="set MMIDS_DATA_DIR to a folder with the chapter's data sets (make test does)",
-)
 
 
 # ------------------------------------------------------------------------ devices
@@ -72,12 +66,9 @@ def test_data_dir_resolves_a_relative_mmids_data_dir_against_the_working_directo
     assert mmids.data_dir() == tmp_path.resolve() / "some" / "folder"
 
 
-@needs_data
-def test_load_csv_reads_the_checked_tables(tmp_path):
-    for name in ("SAHeart.csv", "advertising.csv"):
-        shutil.copy(Path(os.environ["MMIDS_DATA_DIR"]) / name, tmp_path / name)
-    saheart = mmids.load_csv("SAHeart.csv", root=tmp_path)
-    advertising = mmids.load_csv("advertising.csv", root=tmp_path)
+def test_load_csv_reads_the_checked_tables():
+    saheart = mmids.load_csv("SAHeart.csv")
+    advertising = mmids.load_csv("advertising.csv")
     assert saheart.shape == (462, 9) and set(saheart["chd"]) == {0, 1}
     assert list(advertising.columns) == ["TV", "radio", "newspaper", "sales"]
     assert len(advertising) == 200
@@ -102,7 +93,6 @@ def test_load_csv_without_a_good_copy_or_a_network_raises_a_clear_error(
     assert not leftovers, f"partial download left behind: {leftovers}"
 
 
-@needs_data
 @pytest.mark.parametrize("name", ["MNIST", "FashionMNIST"])
 def test_load_image_dataset_gives_float_images_in_the_unit_interval(name):
     test_set = mmids.load_image_dataset(name, train=False)
