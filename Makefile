@@ -55,7 +55,7 @@ lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
 	_build/lockenv/bin/pip install --quiet -r requirements.in
 	{ echo "# Exact pins, resolved from requirements.in with Python 3.11 (make lock). Do not edit by hand."; \
-	  _build/lockenv/bin/pip freeze | grep -v '^pip=='; } > requirements.txt
+	  _build/lockenv/bin/pip freeze --all | grep -v '^pip=='; } > requirements.txt
 	sed -i -E '/^(nvidia-|triton|cuda-)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
 	rm -rf _build/lockenv
 
