@@ -62,3 +62,15 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
     assert not (tmp_path / "_build" / "html").exists()
     assert not (tmp_path / "_build" / ".staging").exists()
     assert (tmp_path / "_build" / "reports" / "chapters" / "raising_page.err.log").is_file()
+
+
+def test_make_passes_a_relative_mmids_data_dir_to_the_pages_as_an_absolute_path():
+    # Pages execute in chapters/, so a relative folder must be resolved before they start.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "--eval", "show-data-dir: ; @echo $$MMIDS_DATA_DIR",
+         "show-data-dir"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MMIDS_DATA_DIR": "some/relative/folder"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(ROOT / "some" / "relative" / "folder")
