@@ -5,7 +5,8 @@ Usage: python scripts/make_reference_notebooks.py chapters/02_autodiff.md [...]
 For each MyST page ``chapters/NN_topic.md`` this writes the paired, executed
 ``chapters/NN_topic.ipynb`` that nbval compares against (``make notebooks`` runs it on
 every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references
-hold CPU results; no cell timings are recorded, so an unchanged page gives an unchanged file.
+hold CPU results; cell ids are stable and no timings are recorded, so regenerating an
+unchanged page gives an unchanged file (up to the training cells' outputs).
 A page whose execution fails leaves its previous reference untouched.
 """
 
@@ -24,6 +25,8 @@ def make_reference(page):
     if page.suffix != ".md" or not page.is_file():
         raise SystemExit(f"{page}: expected an existing MyST page (.md)")
     nb = jupytext.read(page)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:03d}"  # stable ids: regenerating an unchanged page changes nothing
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,

@@ -112,8 +112,9 @@ def test_load_image_dataset_offline_and_missing_raises_a_clear_error(monkeypatch
     from torchvision import datasets
 
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
-    with pytest.raises(RuntimeError, match="MMIDS_DATA_DIR"):
+    with pytest.raises(RuntimeError, match="MMIDS_DATA_DIR") as excinfo:
         mmids.load_image_dataset("MNIST", train=False, root=tmp_path)
+    assert str(tmp_path / "MNIST" / "raw") in str(excinfo.value)
 
 
 def test_class_names_follow_the_data_sets_documentation():
@@ -205,10 +206,11 @@ def test_training_loop_is_silent_when_not_verbose(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_training_loop_rejects_a_non_positive_number_of_epochs():
+@pytest.mark.parametrize("epochs", [0, -1, 2.0])
+def test_training_loop_rejects_anything_but_a_positive_integer_number_of_epochs(epochs):
     model = nn.Linear(2, 3)
     with pytest.raises(ValueError, match="epochs"):
-        mmids.training_loop([], model, nn.CrossEntropyLoss(), None, "cpu", epochs=0)
+        mmids.training_loop([], model, nn.CrossEntropyLoss(), None, "cpu", epochs=epochs)
 
 
 def test_train_test_and_predict_reject_an_empty_loader():

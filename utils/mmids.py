@@ -186,10 +186,11 @@ def load_image_dataset(name, train=True, root=None):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return cls(root=folder, train=train, download=True, transform=transforms.ToTensor())
     except (RuntimeError, OSError) as err:
+        reason = (str(err).splitlines() or [""])[0].rstrip(": ")
         raise RuntimeError(
             f"{name} is not in {folder / name / 'raw'} and could not be downloaded "
-            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-            "Connect to the internet, or set MMIDS_DATA_DIR to an absolute path of a "
+            f"({type(err).__name__}: {reason}). Connect to the internet, or set "
+            "MMIDS_DATA_DIR to an absolute path of a "
             f"folder that holds {name}/raw/ as torchvision lays it out."
         ) from err
 
@@ -215,10 +216,11 @@ def load_csv(name, root=None):
     Raises
     ------
     ValueError
-        If ``name`` is not one of the two tables, or a cached file fails its checksum
-        and no correct copy can be downloaded.
+        If ``name`` is not one of the two tables, or a downloaded file fails its checksum
+        (pooch then deletes it).
     RuntimeError
-        If the file is missing and cannot be downloaded.
+        If the file is missing or damaged (wrong checksum) in the data folder and no copy
+        can be downloaded, for example offline.
     """
     import pandas as pd
     import pooch
@@ -239,7 +241,7 @@ def load_csv(name, root=None):
         )
     except OSError as err:  # requests' errors derive from OSError
         raise RuntimeError(
-            f"{name} is not in {folder} and could not be downloaded from "
+            f"{name} is missing or damaged in {folder} and could not be downloaded from "
             f"{_CSV_BASE_URL + name} ({type(err).__name__}). Connect to the internet, or "
             "set MMIDS_DATA_DIR to an absolute path of a folder that holds it."
         ) from err
@@ -337,7 +339,7 @@ def train(dataloader, model, loss_fn, optimizer, device):
         optimizer.zero_grad()
         loss.backward()  # backpropagation
         optimizer.step()  # descent step
-        total = total + loss.detach() * len(y)  # a tensor: no host sync per step
+        total = total + loss.detach() * len(y)  # stays a tensor: no waiting on a GPU
         count += len(y)
     if count == 0:
         raise ValueError("dataloader yielded no minibatch; check the data set is not empty.")
@@ -370,10 +372,10 @@ def training_loop(train_loader, model, loss_fn, optimizer, device, epochs=3, ver
     -----
     MMiDS, Section 8.5 (three epochs of Adam on MNIST).
     """
-    if int(epochs) != epochs or epochs < 1:
+    if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
     history = []
-    for epoch in range(1, int(epochs) + 1):
+    for epoch in range(1, epochs + 1):
         history.append(train(train_loader, model, loss_fn, optimizer, device))
         if verbose:
             print(f"Epoch {epoch}/{epochs}: mean loss {history[-1]:.4f}")
@@ -441,8 +443,14 @@ def predict_softmax(dataloader, model, device):
 
     Returns
     -------
-    torch.Tensor, shape (N, k), float32, on the CPU
-        Row ``i`` is the softmax of the logits of sample ``i``; rows sum to 1.
+    torch.Tensor, shape (N, k), on the CPU
+        Row ``i`` is the softmax of the logits of sample ``i``; rows sum to 1. Same
+        dtype as the logits (float32 for the book's models).
+
+    Raises
+    ------
+    ValueError
+        If ``dataloader`` yields no sample.
 
     Notes
     -----
