@@ -32,7 +32,8 @@ $(STAMP): requirements.txt pyproject.toml
 build: $(STAMP) ## Execute every page and render the website in _build/html
 	rm -rf $(STAGING)
 	@# Build into a staging folder; _build/html is replaced only by a build without errors.
-	if $(BIN)/jupyter-book build . --all --path-output $(STAGING) -n -W --keep-going; then \
+	@echo "jupyter-book build . --all -n -W --keep-going (into $(STAGING))"
+	@if $(BIN)/jupyter-book build . --all --path-output $(STAGING) -n -W --keep-going; then \
 	  rm -rf _build/html _build/reports && mv $(STAGING)/_build/html _build/html && rm -rf $(STAGING); \
 	  echo "Book ready: _build/html/index.html (moved there from the staging folder named above)"; \
 	else \
