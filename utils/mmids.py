@@ -127,6 +127,11 @@ def data_dir():
     -------
     pathlib.Path
         Absolute path of the folder. It is not created here.
+
+    Notes
+    -----
+    The textbook expects its files in the working directory; the book keeps them in one
+    folder instead, so that pages, tests and CI read the same copies.
     """
     env = os.environ.get("MMIDS_DATA_DIR", "").strip()
     if env:
@@ -221,6 +226,11 @@ def load_csv(name, root=None):
     RuntimeError
         If the file is missing or damaged (wrong checksum) in the data folder and no copy
         can be downloaded, for example offline.
+
+    Notes
+    -----
+    The files are those of the MMiDS textbook's repository (``utils/datasets/``), used in
+    MMiDS, Section 8.4; pooch (Uieda et al., 2020) downloads and verifies them.
     """
     import pandas as pd
     import pooch
@@ -558,6 +568,11 @@ def plot_prediction(probs, true_label, img, class_names):
     -------
     matplotlib.figure.Figure
         A figure of size 6 x 3 inches with the two panels.
+
+    Notes
+    -----
+    The two-panel figure of MMiDS, Section 8.5 (after the TensorFlow classification
+    tutorial).
     """
     import matplotlib.pyplot as plt
 
@@ -591,6 +606,11 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     ------
     ValueError
         If the grid is empty or larger than the data set.
+
+    Notes
+    -----
+    Replaces the sample sprites that the textbook hot-links (Fashion-MNIST's README,
+    Wikimedia's MNIST examples) with images drawn from the data set itself.
     """
     import matplotlib.pyplot as plt
 
