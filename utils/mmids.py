@@ -6,8 +6,6 @@ access, plotting boilerplate, the epoch loop) and leaves the ideas being taught 
 pages. Importing it has no side effect: no seeding, no downloads, no warning filters.
 """
 
-from __future__ import annotations
-
 import contextlib
 import io
 import os
