@@ -6,7 +6,8 @@ Usage:
 
 Trainings: for each of the four trainings of the chapter (MNIST multinomial logistic
 regression, the MLP, the CNN, the Fashion-MNIST CNN), the textbook path (torchvision data
-set, ``ToTensor``, ``DataLoader``) and the fast path (``mmids.DeviceDataLoader``) train the
+set, ``ToTensor``, ``DataLoader``) and the fast path (``mmids.DeviceDataLoader``, and the channels-last layout for the
+CNNs on a CPU, as on the pages) train the
 same model from the same seed (``torch.manual_seed(0)``, batch 32, Adam, 3 epochs, float32),
 ``--repeat`` times each; the table gives the median seconds of a training (loaders built,
 three epochs; the test pass is not timed), the speed-up, and the test accuracy of each path.
@@ -80,6 +81,8 @@ def run_training(name, path, device, root):
         train_loader = mmids.DeviceDataLoader(train_set, batch_size=32, shuffle=True, device=device)
         test_loader = mmids.DeviceDataLoader(test_set, batch_size=32, shuffle=False, device=device)
     model = make_model().to(device)
+    if path == "fast" and make_model is cnn and device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)  # as the CNN pages do
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters())
     mmids.training_loop(train_loader, model, loss_fn, optimizer, device, epochs=3, verbose=False)
@@ -90,9 +93,9 @@ def run_training(name, path, device, root):
     return seconds, accuracy
 
 
-def bench_trainings(repeat, device, root):
+def bench_trainings(repeat, device, root, names):
     rows = []
-    for name in TRAININGS:
+    for name in names:
         row = {"training": name}
         for path in ("textbook", "fast"):
             runs = [run_training(name, path, device, root) for _ in range(repeat)]
@@ -180,6 +183,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainings-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--training", action="append", choices=list(TRAININGS),
+                        help="only this training (repeatable); default: all four")
     parser.add_argument("--device", default=None, help="default: mmids.get_device()")
     parser.add_argument("--data", type=Path, default=None, help="default: mmids.data_dir()")
     parser.add_argument("--seed-runner", type=Path, default=None)
@@ -191,7 +196,7 @@ def main(argv=None):
     report = {"machine": machine(), "device": str(device), "repeat": args.repeat}
     print(f"Benchmark on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
           f"device {device}, median of {args.repeat}", flush=True)
-    report["trainings"] = bench_trainings(args.repeat, device, root)
+    report["trainings"] = bench_trainings(args.repeat, device, root, args.training or TRAININGS)
     if not args.trainings_only:
         if args.seed_runner:
             print("  chapter's code as written ...", flush=True)
