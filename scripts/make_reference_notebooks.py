@@ -48,6 +48,15 @@ def make_reference(page, threads=None):
     print(f"{target}: written")
 
 
+def _try(page, threads):
+    try:
+        make_reference(page, threads)
+    except Exception as err:  # report every page, then fail
+        print(f"{page}: FAILED: {type(err).__name__}: {str(err)[:2000]}", file=sys.stderr)
+        return False
+    return True
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
@@ -59,12 +68,3 @@ if __name__ == "__main__":
                     if not ok]
     if failures:
         raise SystemExit(f"execution failed (references kept): {' '.join(failures)}")
-
-
-def _try(page, threads):
-    try:
-        make_reference(page, threads)
-    except Exception as err:  # report every page, then fail
-        print(f"{page}: FAILED: {type(err).__name__}: {str(err)[:2000]}", file=sys.stderr)
-        return False
-    return True
