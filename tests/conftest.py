@@ -4,6 +4,7 @@ The unit tests draw figures without a screen, and the nbval run must cover every
 page listed in _toc.yml: collecting fewer notebooks is an error, not a silent pass.
 """
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +12,12 @@ import pytest
 import yaml
 
 matplotlib.use("Agg")
+
+# Under pytest-xdist, share the cores between the workers' notebook kernels (they inherit
+# this environment) instead of letting each PyTorch take them all.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
