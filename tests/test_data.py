@@ -265,6 +265,19 @@ def test_an_interrupted_download_leaves_no_partial_file(monkeypatch, tmp_path):
     assert files_under(tmp_path) == []
 
 
+def test_a_download_stopped_by_the_reader_leaves_nothing(monkeypatch, tmp_path):
+    import pooch
+
+    def interrupted(url, known_hash, fname, path, downloader):
+        (Path(path) / fname).write_bytes(b"\x1f\x8b half a file")
+        raise KeyboardInterrupt  # the reader presses Ctrl-C mid-download
+
+    monkeypatch.setattr(pooch, "retrieve", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mmids.load_image_dataset("MNIST", root=tmp_path)
+    assert files_under(tmp_path) == []
+
+
 def test_a_stalling_mirror_is_given_up_after_the_timeout_and_leaves_nothing(
     monkeypatch, tmp_path, stalling_server
 ):

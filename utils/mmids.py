@@ -244,48 +244,54 @@ def _fetch(path, size, sha256, sources, unreachable, verbose):
     interrupted download leaves nothing behind. Hosts in ``unreachable`` are skipped;
     a host that cannot be reached is added to it.
     """
-    import pooch
-    import requests
-
     new_dirs = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     reasons = []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".download-", dir=path.parent) as tmp:
-            for i, (url, gzipped) in enumerate(sources):
-                host = urllib.parse.urlsplit(url).netloc
-                if host in unreachable:
-                    reasons.append(f"{url}: not tried, the host did not answer for a file above")
-                    continue
-                if verbose:
-                    print(f"  downloading {url}", flush=True)
-                try:
-                    got = Path(pooch.retrieve(
-                        url, known_hash=None, fname=f"{i}-{Path(url).name}", path=tmp,
-                        downloader=pooch.HTTPDownloader(
-                            progressbar=False, timeout=_DOWNLOAD_TIMEOUT),
-                    ))
-                    if gzipped:
-                        with gzip.open(got) as src, open(Path(tmp) / path.name, "wb") as dst:
-                            shutil.copyfileobj(src, dst)
-                        got.unlink()
-                        got = Path(tmp) / path.name
-                    problem = _damage(got, size, sha256)
-                    if problem:
-                        got.unlink()
-                        raise ValueError(f"the downloaded file is {problem}")
-                    os.replace(got, path)
-                    return None
-                except (requests.ConnectionError, requests.Timeout) as err:
-                    unreachable.add(host)
-                    reasons.append(f"{url}: {_why(err)}")
-                except (OSError, EOFError, ValueError) as err:  # HTTP errors, bad gzip
-                    reasons.append(f"{url}: {_why(err)}")
+        return _fetch_into(path, size, sha256, sources, unreachable, verbose, reasons)
     except OSError as err:  # cannot write in the data folder
         reasons.append(f"cannot write in {path.parent}: {_why(err)}")
-    for d in new_dirs:  # deepest first: remove the folders made for nothing
-        with contextlib.suppress(OSError):
-            d.rmdir()
+        return reasons
+    finally:  # also on an interrupt: remove the folders made for nothing, deepest first
+        for d in new_dirs:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _fetch_into(path, size, sha256, sources, unreachable, verbose, reasons):
+    """The work of :func:`_fetch`, in a temporary folder removed on any exit."""
+    import pooch
+    import requests
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=path.parent) as tmp:
+        for i, (url, gzipped) in enumerate(sources):
+            host = urllib.parse.urlsplit(url).netloc
+            if host in unreachable:
+                reasons.append(f"{url}: not tried, the host did not answer for a file above")
+                continue
+            if verbose:
+                print(f"  downloading {url}", flush=True)
+            try:
+                got = Path(pooch.retrieve(
+                    url, known_hash=None, fname=f"{i}-{Path(url).name}", path=tmp,
+                    downloader=pooch.HTTPDownloader(progressbar=False, timeout=_DOWNLOAD_TIMEOUT),
+                ))
+                if gzipped:
+                    with gzip.open(got) as src, open(Path(tmp) / path.name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    got.unlink()
+                    got = Path(tmp) / path.name
+                problem = _damage(got, size, sha256)
+                if problem:
+                    got.unlink()
+                    raise ValueError(f"the downloaded file is {problem}")
+                os.replace(got, path)  # atomic: path is either the old file or the new one
+                return None
+            except (requests.ConnectionError, requests.Timeout) as err:
+                unreachable.add(host)
+                reasons.append(f"{url}: {_why(err)}")
+            except (OSError, EOFError, ValueError) as err:  # HTTP errors, bad gzip
+                reasons.append(f"{url}: {_why(err)}")
     return reasons
 
 
@@ -613,7 +619,7 @@ def train(dataloader, model, loss_fn, optimizer, device):
     Forward pass, backpropagation, optimizer step, as in MMiDS, Section 8.5 and the
     PyTorch quickstart tutorial.
     """
-    device = _model_device(model, device)  # checks that model and device agree
+    device = _model_device(model, device)  # the model's device; an error if they differ
     model.train()
     total, count = 0.0, 0
     for X, y in dataloader:
@@ -625,7 +631,7 @@ def train(dataloader, model, loss_fn, optimizer, device):
         total = total + loss.detach() * len(y)  # stays a tensor: no waiting on a GPU
         count += len(y)
     if count == 0:
-        raise ValueError("dataloader yielded no minibatch; check that its data set is not empty.")
+        raise ValueError("dataloader yielded no minibatch; check the data set is not empty.")
     return float(total) / count
 
 
