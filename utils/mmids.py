@@ -235,7 +235,7 @@ def _why(err):
     return f"{type(err).__name__}: {text[:120]}"
 
 
-def _fetch(path, size, sha256, sources, unreachable, verbose):
+def _fetch(path, size, sha256, sources, unreachable):
     """Download one data file into ``path``; return None, or why each source failed.
 
     Each source is downloaded with pooch into a temporary folder next to ``path``,
@@ -247,7 +247,7 @@ def _fetch(path, size, sha256, sources, unreachable, verbose):
     new_dirs = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     reasons = []
     try:
-        return _fetch_into(path, size, sha256, sources, unreachable, verbose, reasons)
+        return _fetch_into(path, size, sha256, sources, unreachable, reasons)
     except OSError as err:  # cannot write in the data folder
         reasons.append(f"cannot write in {path.parent}: {_why(err)}")
         return reasons
@@ -257,7 +257,7 @@ def _fetch(path, size, sha256, sources, unreachable, verbose):
                 d.rmdir()
 
 
-def _fetch_into(path, size, sha256, sources, unreachable, verbose, reasons):
+def _fetch_into(path, size, sha256, sources, unreachable, reasons):
     """The work of :func:`_fetch`, in a temporary folder removed on any exit."""
     import pooch
     import requests
@@ -269,8 +269,6 @@ def _fetch_into(path, size, sha256, sources, unreachable, verbose, reasons):
             if host in unreachable:
                 reasons.append(f"{url}: not tried, the host did not answer for a file above")
                 continue
-            if verbose:
-                print(f"  downloading {url}", flush=True)
             try:
                 got = Path(pooch.retrieve(
                     url, known_hash=None, fname=f"{i}-{Path(url).name}", path=tmp,
@@ -357,16 +355,18 @@ def check_data(names=None, root=None, download=True, verbose=False):
         for rel in files:
             size, sha256 = _DATA_FILES[rel]
             path = folder / rel
-            problem = _damage(path, size, sha256)
+            problem, why = _damage(path, size, sha256), None
+            if verbose:
+                print(f"{rel}: {problem or 'ok'}", end="", flush=True)
             if problem and download:
                 if verbose:
-                    print(f"{rel}: {problem}", flush=True)
-                why = _fetch(path, size, sha256, _sources(rel), unreachable, verbose)
-                problem = None if why is None else problem
-            else:
-                why = None
+                    print("; downloading ...", end="", flush=True)
+                why = _fetch(path, size, sha256, _sources(rel), unreachable)
+                if verbose:
+                    print(" failed" if why else " done, verified", end="")
+                problem = problem if why else None
             if verbose:
-                print(f"{rel}: {problem or 'ok'}", flush=True)
+                print(flush=True)
             if problem:
                 failures.append((path, problem, why))
     finally:
