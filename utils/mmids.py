@@ -334,9 +334,11 @@ def check_data(names=None, root=None, download=True, verbose=False):
 
     Notes
     -----
-    The sizes and hashes are those listed in the data folder's README of the project;
-    the image files come from the mirrors torchvision lists (``datasets.MNIST.mirrors``,
-    ``datasets.FashionMNIST.mirrors``); the download uses pooch (Uieda et al., 2020).
+    The sizes and hashes (``_DATA_FILES``, the one table of them) are those of the files
+    torchvision leaves after downloading MNIST (LeCun et al., 1998) and Fashion-MNIST
+    (Xiao, Rasul & Vollgraf, 2017) from the mirrors it lists (``datasets.MNIST.mirrors``,
+    ``datasets.FashionMNIST.mirrors``), and of the CSV files used in MMiDS, Section 8.4.
+    Downloads use pooch (Uieda et al., 2020) and requests' timeouts.
     """
     import pooch
 
