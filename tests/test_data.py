@@ -181,6 +181,19 @@ def test_check_data_names_a_damaged_image_file_and_leaves_it_as_it_is(
     assert files_under(mnist_copy / "MNIST") == ["raw"] + [f"raw/{n}" for n in sorted(MNIST_FILES)]
 
 
+def test_a_file_changed_after_it_was_verified_is_checked_again(offline, tmp_path):
+    table = tmp_path / "advertising.csv"
+    shutil.copy(DATA / "advertising.csv", table)
+    assert mmids.check_data(["advertising.csv"], root=tmp_path) == [table]
+    before = table.stat()
+    with open(table, "r+b") as f:  # same size, one byte changed, mtime put back
+        f.seek(100)
+        f.write(b"#")
+    os.utime(table, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(mmids.DataError, match="advertising.csv: damaged .sha256 differs"):
+        mmids.check_data(["advertising.csv"], root=tmp_path)
+
+
 def test_load_image_dataset_on_a_truncated_file_raises_the_data_error_not_a_reshape_error(
     offline, mnist_copy
 ):

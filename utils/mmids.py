@@ -182,7 +182,8 @@ class DataError(RuntimeError):
     """
 
 
-# Files whose sha256 matched, keyed by path: (size, mtime, inode) when it was checked.
+# Files whose sha256 matched, keyed by path: (size, mtime, ctime, inode) when checked.
+# Any write or utime changes ctime, so a file changed since is hashed again.
 _VERIFIED = {}
 
 
@@ -197,7 +198,7 @@ def _damage(path, size, sha256):
         st = path.stat()
     except FileNotFoundError:
         return "missing"
-    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     if _VERIFIED.get(path) == key:
         return None
     if not path.is_file():
