@@ -16,7 +16,12 @@ endif
 # Silence debugpy's frozen-modules notice when kernels start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv build test notebooks lock clean
+.PHONY: help venv build lint format test notebooks lock clean
+
+# What `make lint` checks: the Python code (ruff), the pairing of pages and reference
+# notebooks, and the YAML files. .pre-commit-config.yaml runs the same tools on each commit.
+PY_PATHS := utils tests scripts
+YAML_FILES := $(wildcard *.yml .*.yaml .*.yml)
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +50,17 @@ build: $(STAMP) ## Execute every page and render the website in _build/html
 	  exit 1; \
 	fi
 
-test: $(STAMP) ## Unit tests, sync check, and nbval against the reference notebooks
+lint: $(STAMP) ## Ruff (lint and format check), notebook/page sync, YAML syntax
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/python scripts/check_notebook_sync.py
+	$(BIN)/check-yaml $(YAML_FILES)
+
+format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/ and scripts/
+	$(BIN)/ruff check --fix $(PY_PATHS)
+	$(BIN)/ruff format $(PY_PATHS)
+
+test: lint ## make lint, then unit tests, structure checks and nbval against the references
 	$(BIN)/python -m pytest
 
 PAGES ?= $(wildcard chapters/*.md)
