@@ -5,8 +5,8 @@ Usage: python scripts/check_notebook_sync.py [chapters/NN_topic.md | .ipynb ...]
 Without arguments, checks every page of ``chapters/`` that has a paired ``.ipynb``; a page
 listed in ``_toc.yml`` without its notebook is reported too. A file given as an argument is
 checked with its partner (``.md`` or ``.ipynb``), so pre-commit can pass the changed files.
-Exits with status 1, naming each page out of sync and its first differing cell, and the
-command that regenerates it. Outputs are not compared: nbval does that (``make test``).
+Exits with status 1, naming each page out of sync and showing its first difference, and
+the command that regenerates it. Outputs are not compared: nbval does that (``make test``).
 """
 
 import sys
@@ -52,8 +52,8 @@ def problem(page):
     try:
         compare_notebooks(jupytext.read(notebook), jupytext.read(page), fmt="md:myst")
     except NotebookDifference as err:
-        first = (str(err).strip().splitlines() or [""])[0]
-        return f"{notebook.name} is out of sync with {page.name}: {first}"
+        detail = "\n".join("    " + line for line in str(err).strip().splitlines()[:12])
+        return f"{notebook.name} is out of sync with {page.name}:\n{detail}"
     return None
 
 
