@@ -1046,12 +1046,10 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
 
     count = nrows * ncols
     if nrows < 1 or ncols < 1 or count > len(dataset):
-        raise ValueError(
-            f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}."
-        )
+        raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
     indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
-    for ax, i in zip(axes.flat, indices):
+    for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
         ax.imshow(np.asarray(img).squeeze(), cmap="binary")
         ax.set_title(class_names[label], fontsize=9)
