@@ -61,25 +61,39 @@ MNIST_CLASSES = tuple(str(d) for d in range(10))
 # The two tables come from the MMiDS textbook's repository (_CSV_BASE_URL).
 _DATA_FILES = {
     "MNIST/raw/train-images-idx3-ubyte": (
-        47040016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        47040016,
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    ),
     "MNIST/raw/train-labels-idx1-ubyte": (
-        60008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        60008,
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
     "MNIST/raw/t10k-images-idx3-ubyte": (
-        7840016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        7840016,
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    ),
     "MNIST/raw/t10k-labels-idx1-ubyte": (
-        10008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        10008,
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
     "FashionMNIST/raw/train-images-idx3-ubyte": (
-        47040016, "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        47040016,
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    ),
     "FashionMNIST/raw/train-labels-idx1-ubyte": (
-        60008, "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        60008,
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ),
     "FashionMNIST/raw/t10k-images-idx3-ubyte": (
-        7840016, "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        7840016,
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    ),
     "FashionMNIST/raw/t10k-labels-idx1-ubyte": (
-        10008, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
-    "SAHeart.csv": (
-        21415, "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac"),
-    "advertising.csv": (
-        4012, "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18"),
+        10008,
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
+    "SAHeart.csv": (21415, "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac"),
+    "advertising.csv": (4012, "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18"),
 }
 _CSV_BASE_URL = (
     "https://raw.githubusercontent.com/MMiDS-textbook/MMiDS-textbook.github.io/main/utils/datasets/"
@@ -271,10 +285,17 @@ def _fetch_into(path, size, sha256, sources, unreachable, reasons):
                 reasons.append(f"{url}: not tried, the host did not answer for a file above")
                 continue
             try:
-                got = Path(pooch.retrieve(
-                    url, known_hash=None, fname=f"{i}-{Path(url).name}", path=tmp,
-                    downloader=pooch.HTTPDownloader(progressbar=False, timeout=_DOWNLOAD_TIMEOUT),
-                ))
+                got = Path(
+                    pooch.retrieve(
+                        url,
+                        known_hash=None,
+                        fname=f"{i}-{Path(url).name}",
+                        path=tmp,
+                        downloader=pooch.HTTPDownloader(
+                            progressbar=False, timeout=_DOWNLOAD_TIMEOUT
+                        ),
+                    )
+                )
                 if gzipped:
                     with gzip.open(got) as src, open(Path(tmp) / path.name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
@@ -620,7 +641,9 @@ class DeviceDataLoader:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+            raise TypeError(
+                f"generator must be a torch.Generator or None, got {type(generator).__name__}."
+            )
         data = getattr(dataset, "data", None)
         targets = getattr(dataset, "targets", None)
         if not (
@@ -710,7 +733,9 @@ def _model_device(model, device):
     try:
         wanted = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device {device!r} is not a device name such as 'cpu' or 'cuda'.") from None
+        raise ValueError(
+            f"device {device!r} is not a device name such as 'cpu' or 'cuda'."
+        ) from None
     held = {t.device for t in [*model.parameters(), *model.buffers()]}
     if len(held) > 1:
         raise ValueError(
