@@ -88,8 +88,14 @@ def _execute(path, timeout, threads, extensions):
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     nb = read_page(path, extensions)
+    # A page's own settings (front matter `mystnb:`) win over _config.yml, as in myst-nb.
+    overrides = nb.metadata.get("mystnb", {})
     result = single_nb_execution(
-        nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout, meta_override=True
+        nb,
+        cwd=str(Path(path).parent),
+        allow_errors=overrides.get("execution_allow_errors", False),
+        timeout=overrides.get("execution_timeout", timeout),
+        meta_override=True,
     )
     error = None if result.err is None else f"{type(result.err).__name__}: {result.err}"
     return nb, result.time, error
@@ -102,8 +108,11 @@ def execute_pages(pages, cache_dir, jobs, timeout, extensions=None):
     cache = open_cache(cache_dir, environment_key())
     todo = []
     for page in pages:
+        nb = read_page(page, extensions)
+        if nb.metadata.get("mystnb", {}).get("execution_mode", "cache") != "cache":
+            continue  # the page asks for another execution mode: the build handles it
         try:
-            cache.match_cache_notebook(read_page(page, extensions))
+            cache.match_cache_notebook(nb)
         except KeyError:
             todo.append(page)
     if not todo:
