@@ -17,9 +17,14 @@ CHAPTERS = ROOT / "chapters"
 
 
 def chapter_pages():
-    """Paths (without suffix) of the chapter pages, in the order of _toc.yml."""
+    """Paths (without suffix) of the chapter pages (chapters/), in the order of _toc.yml.
+
+    Other entries of the table of contents, such as the execution report, are not chapter
+    pages: they have no reference notebook.
+    """
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [ROOT / entry["file"] for entry in toc["chapters"]]
+    return [ROOT / entry["file"] for entry in toc["chapters"]
+            if entry["file"].startswith("chapters/")]
 
 
 def pytest_collection_modifyitems(session, config, items):
