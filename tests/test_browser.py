@@ -98,18 +98,18 @@ def network_requests(driver):
     return urls
 
 
-# Runs in the page: wait for MathJax (when the page loads it) to finish typesetting.
+# Runs in the page: wait for MathJax (loaded, deferred, on pages with formulas) to typeset.
 WAIT_FOR_MATHJAX = """
-const done = arguments[arguments.length - 1];
+const [timeout, done] = [arguments[0], arguments[arguments.length - 1]];
 const start = Date.now();
 (function poll() {
   const mj = window.MathJax;
   if (mj && mj.startup && mj.startup.promise) {
     mj.startup.promise.then(() => done("typeset"), (err) => done("error: " + err));
-  } else if (document.querySelector("script[src*='mathjax']") && Date.now() - start < 30000) {
+  } else if (Date.now() - start < timeout) {
     setTimeout(poll, 100);
   } else {
-    done(mj ? "no startup" : "no mathjax");
+    done(`not loaded after ${timeout} ms (window.MathJax: ${JSON.stringify(mj)})`);
   }
 })();
 """
@@ -166,7 +166,9 @@ def notebook_of_launch_link(url):
 def test_page_renders_offline_with_math_images_and_launch_links(site, browser, page):
     network_requests(browser)  # discard what earlier pages requested
     browser.get(page_url(site, page))
-    mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX)
+    has_math = browser.execute_script('return document.querySelectorAll(".math").length > 0')
+    mathjax = (browser.execute_async_script(WAIT_FOR_MATHJAX, (MATHJAX_TIMEOUT - 5) * 1000)
+               if has_math else "no formulas")
     seen = browser.execute_script(INSPECT)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     _save_full_page_screenshot(browser, SCREENSHOTS / (page.replace("/", "__") + ".png"))
