@@ -201,16 +201,12 @@ def test_page_renders_offline_with_math_images_and_launch_links(site, browser, p
         assert path == f"{page}.ipynb", f"{page}: launch link opens another page's notebook {path}"
 
 
-def _save_full_page_screenshot(driver, path, max_height=20000):
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics.get("cssContentSize") or metrics["contentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height),
-            "scale": 1}
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
-    import base64
-
-    path.write_bytes(base64.b64decode(shot["data"]))
+def _save_full_page_screenshot(driver, path, width=1280, max_height=20000):
+    # A window as tall as the page: one plain screenshot shows all of it.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(height, max_height))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, 900)
 
 
 class _ExternalResources(HTMLParser):
