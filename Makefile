@@ -44,8 +44,10 @@ $(MATHJAX): package.json package-lock.json
 	  node_modules/mathjax/es5/adaptors node_modules/mathjax/LICENSE $(dir $(MATHJAX))
 	cp -r node_modules/mathjax/es5/output/chtml $(dir $(MATHJAX))output/
 
-build: $(STAMP) $(MATHJAX) ## Execute every page and render the website in _build/html
+build: $(STAMP) $(MATHJAX) ## Execute the pages (cached) and render the website in _build/html
 	rm -rf $(STAGING)
+	@# Execute the pages not yet in the cache, in parallel (MMIDS_BUILD_JOBS, default: cores).
+	$(BIN)/python scripts/execute_pages.py
 	@# Build into a staging folder; _build/html is replaced only by a build without errors.
 	@echo "jupyter-book build . --all -n -W --keep-going (into $(STAGING))"
 	@if $(BIN)/jupyter-book build . --all --path-output $(STAGING) -n -W --keep-going; then \
@@ -83,5 +85,5 @@ binder: ## Write binder/requirements.txt: requirements.txt with a CPU build of t
 	  grep -E '^(torch|torchvision)==' requirements.txt | sed -E 's/^([a-z]+==[^ ;]+).*/\1+cpu/'; \
 	  grep -vE '^(#|torch==|torchvision==|nvidia-|triton|cuda-)' requirements.txt; } > binder/requirements.txt
 
-clean: ## Remove the built website
+clean: ## Remove the built website and the execution cache
 	rm -rf _build
