@@ -19,7 +19,7 @@ endif
 # Silence debugpy's frozen-modules notice when kernels start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv mathjax build test notebooks lock binder clean
+.PHONY: help venv mathjax build test notebooks bench lock binder clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ test: $(STAMP) ## Unit tests, sync check, and nbval against the reference notebo
 PAGES ?= $(wildcard chapters/*.md)
 notebooks: $(STAMP) ## Regenerate the reference notebooks on the CPU (PAGES=chapters/x.md for some)
 	$(BIN)/python scripts/make_reference_notebooks.py $(PAGES)
+
+SEED_RUNNER ?=
+BENCH_ARGS ?=
+bench: $(STAMP) ## Time trainings (textbook vs fast path) and builds (SEED_RUNNER=path/run_seed.py)
+	MMIDS_PROGRESS=0 $(BIN)/python scripts/bench.py $(if $(SEED_RUNNER),--seed-runner $(SEED_RUNNER)) $(BENCH_ARGS)
 
 lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
