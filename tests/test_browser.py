@@ -164,7 +164,8 @@ def notebook_of_launch_link(url):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_offline_with_math_images_and_launch_links(site, browser, page):
-    network_requests(browser)  # discard what earlier pages requested
+    network_requests(browser)  # discard what earlier pages requested or logged
+    browser.get_log("browser")
     browser.get(page_url(site, page))
     has_math = browser.execute_script('return document.querySelectorAll(".math").length > 0')
     mathjax = (browser.execute_async_script(WAIT_FOR_MATHJAX, (MATHJAX_TIMEOUT - 5) * 1000)
