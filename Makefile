@@ -19,7 +19,12 @@ endif
 # Silence debugpy's frozen-modules notice when kernels start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv mathjax build test notebooks bench lock binder clean
+.PHONY: help venv data mathjax build lint format test notebooks bench lock binder clean
+
+# What `make lint` checks: the Python code (ruff), the pairing of pages and reference
+# notebooks, and the YAML files. .pre-commit-config.yaml runs the same tools on each commit.
+PY_PATHS := utils tests scripts
+YAML_FILES := $(wildcard *.yml .*.yaml .*.yml)
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +36,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+data: $(STAMP) ## Check the data sets (size, sha256) in MMIDS_DATA_DIR or data/; fetch what is missing
+	$(BIN)/python scripts/check_data.py
 
 mathjax: $(MATHJAX) ## Install MathJax 3 from npm (package-lock.json) for the site
 
@@ -62,8 +70,24 @@ build: $(STAMP) $(MATHJAX) ## Execute the pages (cached) and render the website 
 	  exit 1; \
 	fi
 
-test: $(STAMP) ## Unit tests, sync check, and nbval against the reference notebooks
-	$(BIN)/python -m pytest
+lint: $(STAMP) ## Ruff (lint and format check), notebook/page sync, YAML syntax
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/python scripts/check_notebook_sync.py
+	$(BIN)/check-yaml $(YAML_FILES)
+
+format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/ and scripts/
+	$(BIN)/ruff check --fix $(PY_PATHS)
+	$(BIN)/ruff format $(PY_PATHS)
+
+
+# The tests run offline: in a new network namespace whose only interface is loopback (the
+# notebook kernels talk to pytest over loopback). This needs util-linux's unshare and either
+# root or unprivileged user namespaces; where there is none (macOS), run `make test OFFLINE=`.
+OFFLINE ?= unshare --net --map-root-user -- sh -c 'ip link set lo up && exec "$$@"' offline env MMIDS_TESTS_OFFLINE=1
+
+test: lint ## make lint, then unit tests, structure checks and nbval, offline (OFFLINE= keeps the network)
+	$(OFFLINE) $(BIN)/python -m pytest
 
 PAGES ?= $(wildcard chapters/*.md)
 notebooks: $(STAMP) ## Regenerate the reference notebooks on the CPU (PAGES=chapters/x.md for some)

@@ -64,7 +64,7 @@ if __name__ == "__main__":
     jobs = max(1, min(len(pages), int(os.environ.get("MMIDS_BUILD_JOBS", 0)) or os.cpu_count()))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        failures = [page for page, ok in zip(pages, pool.map(_try, pages, [threads] * len(pages)))
-                    if not ok]
+        outcomes = pool.map(_try, pages, [threads] * len(pages))
+        failures = [page for page, ok in zip(pages, outcomes, strict=True) if not ok]
     if failures:
         raise SystemExit(f"execution failed (references kept): {' '.join(failures)}")

@@ -4,6 +4,7 @@ The unit tests draw figures without a screen, and the nbval run must cover every
 page listed in _toc.yml: collecting fewer notebooks is an error, not a silent pass.
 """
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -12,19 +13,38 @@ import yaml
 
 matplotlib.use("Agg")
 
+# Under pytest-xdist, share the cores between the workers' notebook kernels (they inherit
+# this environment) instead of letting each PyTorch take them all.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 
 
-def chapter_pages():
-    """Paths (without suffix) of the chapter pages (chapters/), in the order of _toc.yml.
+def toc_files(entry):
+    """The ``file`` entries of (part of) a table of contents, at any depth, in order."""
+    if isinstance(entry, list):
+        return [name for item in entry for name in toc_files(item)]
+    if not isinstance(entry, dict):
+        return []
+    found = [entry["file"]] if "file" in entry else []
+    for key in ("parts", "chapters", "sections"):
+        found += toc_files(entry.get(key, []))
+    return found
 
-    Other entries of the table of contents, such as the execution report, are not chapter
-    pages: they have no reference notebook.
+
+def chapter_pages():
+    """Paths (without suffix) of the pages that _toc.yml lists below its root, in order.
+
+    Parts, chapters and sections at any depth are all pages; a new page needs only its
+    line in _toc.yml (and its reference notebook, made by `make notebooks`). Pages outside
+    chapters/, such as the execution report, are not chapter pages: no reference notebook.
     """
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [ROOT / entry["file"] for entry in toc["chapters"]
-            if entry["file"].startswith("chapters/")]
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [ROOT / Path(name).with_suffix("") for name in toc_files(toc)
+            if name != toc["root"] and name.startswith("chapters/")]
 
 
 def pytest_collection_modifyitems(session, config, items):

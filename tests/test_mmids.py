@@ -297,7 +297,7 @@ def test_plot_samples_titles_each_image_with_its_class_and_is_reproducible():
     first = mmids.plot_samples(dataset, names, nrows=2, ncols=3, seed=7)
     second = mmids.plot_samples(dataset, names, nrows=2, ncols=3, seed=7)
     assert len(first.axes) == 6
-    for ax_1, ax_2 in zip(first.axes, second.axes):
+    for ax_1, ax_2 in zip(first.axes, second.axes, strict=True):
         shown = ax_1.images[0].get_array()
         index = next(i for i in range(20) if np.array_equal(images[i, 0].numpy(), shown))
         assert ax_1.get_title() == names[labels[index]]
