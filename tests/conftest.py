@@ -43,8 +43,11 @@ def chapter_pages():
     chapters/, such as the execution report, are not chapter pages: no reference notebook.
     """
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [ROOT / Path(name).with_suffix("") for name in toc_files(toc)
-            if name != toc["root"] and name.startswith("chapters/")]
+    return [
+        ROOT / Path(name).with_suffix("")
+        for name in toc_files(toc)
+        if name != toc["root"] and name.startswith("chapters/")
+    ]
 
 
 def pytest_collection_modifyitems(session, config, items):

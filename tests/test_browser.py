@@ -66,8 +66,9 @@ def browser():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     chromedriver = shutil.which("chromedriver")
     if not chromium or not chromedriver:
-        unavailable("Chromium and chromedriver are not installed "
-                    "(apt-get install chromium chromium-driver)")
+        unavailable(
+            "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        )
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -75,8 +76,14 @@ def browser():
         unavailable("selenium is not installed (make venv installs requirements.txt)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900", "--hide-scrollbars"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--hide-scrollbars",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
@@ -115,7 +122,7 @@ const start = Date.now();
 """
 
 # Runs in the page: what a reader sees, in numbers.
-INSPECT = """
+INSPECT = r"""
 const main = document.querySelector("main") || document.body;
 const prose = main.cloneNode(true);
 prose.querySelectorAll("pre, code, script, style, mjx-container, .cell_output")
@@ -130,7 +137,7 @@ return {
   prose: prose.innerText,
   launch: Array.from(document.querySelectorAll("a[href]"))
                .map((a) => a.href)
-               .filter((h) => h.includes("colab.research.google.com") || h.includes("mybinder.org")),
+               .filter((h) => /colab\.research\.google\.com|mybinder\.org/.test(h)),
 };
 """
 
@@ -152,13 +159,16 @@ def notebook_of_launch_link(url):
     if parts.netloc == "colab.research.google.com":
         prefix = f"/github/{org}/{name}/blob/{branch}/"
         assert parts.path.startswith(prefix), f"Colab link to another repository: {url}"
-        return parts.path[len(prefix):]
-    assert parts.path == f"/v2/gh/{org}/{name}/{branch}", f"Binder link to another repository: {url}"
+        return parts.path[len(prefix) :]
+    assert parts.path == f"/v2/gh/{org}/{name}/{branch}", (
+        f"Binder link to another repository: {url}"
+    )
     (urlpath,) = parse_qs(parts.query)["urlpath"]
     ui = {"classic": "tree/", "jupyterlab": "lab/tree/"}[
-        CONFIG["launch_buttons"].get("notebook_interface", "classic")]
+        CONFIG["launch_buttons"].get("notebook_interface", "classic")
+    ]
     assert urlpath.startswith(ui), f"Binder link opens {urlpath!r}, not a notebook: {url}"
-    return urlpath[len(ui):]
+    return urlpath[len(ui) :]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -167,8 +177,11 @@ def test_page_renders_offline_with_math_images_and_launch_links(site, browser, p
     browser.get_log("browser")
     browser.get(page_url(site, page))
     has_math = browser.execute_script('return document.querySelectorAll(".math").length > 0')
-    mathjax = (browser.execute_async_script(WAIT_FOR_MATHJAX, (MATHJAX_TIMEOUT - 5) * 1000)
-               if has_math else "no formulas")
+    mathjax = (
+        browser.execute_async_script(WAIT_FOR_MATHJAX, (MATHJAX_TIMEOUT - 5) * 1000)
+        if has_math
+        else "no formulas"
+    )
     seen = browser.execute_script(INSPECT)
     errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     outside = [u for u in network_requests(browser) if not is_local(u, site)]
@@ -182,7 +195,8 @@ def test_page_renders_offline_with_math_images_and_launch_links(site, browser, p
     if seen["math"]:
         assert mathjax == "typeset", f"{page} has formulas but MathJax did not run: {mathjax}"
         assert seen["typeset"] == seen["math"], (
-            f"{page}: MathJax typeset {seen['typeset']} of {seen['math']} formulas")
+            f"{page}: MathJax typeset {seen['typeset']} of {seen['math']} formulas"
+        )
     assert not seen["texErrors"], f"TeX errors on {page}: {seen['texErrors']}"
     raw = re.findall(r"\$[^$\n]+\$|\\\(.+?\\\)|\\\[.+?\\\]", seen["prose"])
     assert not raw, f"unrendered math on {page}: {raw[:5]}"
@@ -193,7 +207,8 @@ def test_page_renders_offline_with_math_images_and_launch_links(site, browser, p
     if page.startswith("chapters/"):
         hosts = {urlsplit(u).netloc for u in seen["launch"]}
         assert hosts == {"colab.research.google.com", "mybinder.org"}, (
-            f"{page}: expected Colab and Binder launch links, found {seen['launch']}")
+            f"{page}: expected Colab and Binder launch links, found {seen['launch']}"
+        )
     for url in seen["launch"]:
         path = notebook_of_launch_link(url)
         assert path.endswith(".ipynb"), f"{page}: launch link opens {path}, not a notebook"
@@ -218,10 +233,14 @@ class _ExternalResources(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        url = {"script": attrs.get("src"), "img": attrs.get("src"), "iframe": attrs.get("src"),
-               "link": attrs.get("href") if attrs.get("rel") in ("stylesheet", "preload",
-                                                                 "icon", "modulepreload")
-               else None}.get(tag)
+        url = {
+            "script": attrs.get("src"),
+            "img": attrs.get("src"),
+            "iframe": attrs.get("src"),
+            "link": attrs.get("href")
+            if attrs.get("rel") in ("stylesheet", "preload", "icon", "modulepreload")
+            else None,
+        }.get(tag)
         if url and re.match(r"(https?:)?//", url):
             self.found.append(f"<{tag}> {url}")
 

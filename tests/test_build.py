@@ -36,9 +36,18 @@ time.sleep(60)
 
 
 def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_path):
-    for name in ("Makefile", "_config.yml", "intro.md", "requirements.txt", "pyproject.toml",
-                 "package.json", "package-lock.json", "images/favicon.svg",
-                 "scripts/execute_pages.py", "utils/mmids.py"):
+    for name in (
+        "Makefile",
+        "_config.yml",
+        "intro.md",
+        "requirements.txt",
+        "pyproject.toml",
+        "package.json",
+        "package-lock.json",
+        "images/favicon.svg",
+        "scripts/execute_pages.py",
+        "utils/mmids.py",
+    ):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     # The site's MathJax (make mathjax, from npm) plays no part here: an up-to-date stand-in.

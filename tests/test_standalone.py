@@ -70,15 +70,24 @@ def test_a_page_that_uses_mmids_fetches_it_first_from_this_repository(page):
     assert "MMIDS_REPO_URL" in setup, f"{page.name}: the first code cell is not the setup cell"
     assert f'"{default_repo_url()}"' in setup, (
         f"{page.name}: the setup cell's default URL is not {default_repo_url()} "
-        "(repository.url and repository.branch of _config.yml)")
+        "(repository.url and repository.branch of _config.yml)"
+    )
     assert "import mmids" not in setup
     assert len(setup.splitlines()) <= 8, f"{page.name}: keep the setup cell short"
-    imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(setup))
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(setup))
-                 if isinstance(node, ast.ImportFrom)}
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(setup))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(ast.parse(setup))
+        if isinstance(node, ast.ImportFrom)
+    }
     assert imported <= sys.stdlib_module_names, (
-        f"{page.name}: the setup cell must need the standard library only, not {imported}")
+        f"{page.name}: the setup cell must need the standard library only, not {imported}"
+    )
 
 
 # --------------------------------------------------------------- running a page on its own
@@ -118,18 +127,25 @@ def kernel_without_mmids(tmp_path_factory):
     python = env_dir / "bin" / "python"
     site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True).stdout.strip()
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # A plain path line: the project's site-packages joins sys.path, its .pth files do not
     # run, so the editable install of utils/mmids.py is not importable.
     project_site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "project_packages.pth").write_text("\n".join(sorted(project_site)) + "\n")
     spec_dir = base / "share" / "jupyter" / "kernels" / "no-mmids"
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 without the repository",
-        "language": "python",
-    }))
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 without the repository",
+                "language": "python",
+            }
+        )
+    )
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(base / "share" / "jupyter")
     yield "no-mmids"
@@ -150,8 +166,9 @@ print(sys.modules["mmids"].__file__ if "mmids" in sys.modules else "mmids not im
 
 
 @pytest.mark.parametrize("page", PAGES, ids=IDS)
-def test_the_page_notebook_runs_alone_in_an_empty_folder(page, tmp_path, repo_url,
-                                                         kernel_without_mmids):
+def test_the_page_notebook_runs_alone_in_an_empty_folder(
+    page, tmp_path, repo_url, kernel_without_mmids
+):
     notebook = tmp_path / page.with_suffix(".ipynb").name
     notebook.write_bytes(page.with_suffix(".ipynb").read_bytes())
     nb = nbformat.read(notebook, as_version=4)
@@ -163,7 +180,9 @@ def test_the_page_notebook_runs_alone_in_an_empty_folder(page, tmp_path, repo_ur
     _RecordingHandler.requested.clear()
 
     NotebookClient(
-        nb, timeout=CELL_TIMEOUT, kernel_name=kernel_without_mmids,
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name=kernel_without_mmids,
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute(env=env)  # raises CellExecutionError, with the traceback, if a cell fails
 
@@ -179,8 +198,11 @@ def test_the_page_notebook_runs_alone_in_an_empty_folder(page, tmp_path, repo_ur
 
 
 def test_binder_installs_the_pinned_requirements_with_a_cpu_build_of_torch():
-    pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-            if line and not line.startswith("#")]
+    pins = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     binder = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in binder
     cuda_only = ("nvidia-", "triton", "cuda-")
