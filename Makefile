@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGING := _build/.staging
+# The site serves its own MathJax 3 (npm package, pinned in package-lock.json): no CDN.
+# _config.yml lists _build/static in html_static_path and loads mathjax/tex-chtml.js from it.
+MATHJAX := _build/static/mathjax/tex-chtml.js
 
 # Pages execute with chapters/ as working directory: pass the data folder as an absolute
 # path, resolved from the folder where make was started.
@@ -16,7 +19,7 @@ endif
 # Silence debugpy's frozen-modules notice when kernels start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv data build lint format test notebooks bench lock clean
+.PHONY: help venv data mathjax build lint format test notebooks bench lock binder clean
 
 # What `make lint` checks: the Python code (ruff), the pairing of pages and reference
 # notebooks, and the YAML files. .pre-commit-config.yaml runs the same tools on each commit.
@@ -37,7 +40,19 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP) ## Check the data sets (size, sha256) in MMIDS_DATA_DIR or data/; fetch what is missing
 	$(BIN)/python scripts/check_data.py
 
-build: $(STAMP) ## Execute the pages (cached) and render the website in _build/html
+mathjax: $(MATHJAX) ## Install MathJax 3 from npm (package-lock.json) for the site
+
+$(MATHJAX): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(dir $(MATHJAX)) && mkdir -p $(dir $(MATHJAX))output
+	@# The TeX-to-HTML component, what it loads on demand (TeX extensions, fonts, menu,
+	@# accessibility explorer and its speech rules), and the licence.
+	cp -r node_modules/mathjax/es5/tex-chtml.js node_modules/mathjax/es5/input \
+	  node_modules/mathjax/es5/ui node_modules/mathjax/es5/a11y node_modules/mathjax/es5/sre \
+	  node_modules/mathjax/es5/adaptors node_modules/mathjax/LICENSE $(dir $(MATHJAX))
+	cp -r node_modules/mathjax/es5/output/chtml $(dir $(MATHJAX))output/
+
+build: $(STAMP) $(MATHJAX) ## Execute the pages (cached) and render the website in _build/html
 	rm -rf $(STAGING)
 	@# Execute the pages not yet in the cache, in parallel (MMIDS_BUILD_JOBS, default: cores).
 	$(BIN)/python scripts/execute_pages.py
@@ -90,6 +105,14 @@ lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	  _build/lockenv/bin/pip freeze --all | grep -v '^pip=='; } > requirements.txt
 	sed -i -E '/^(nvidia-|triton|cuda-)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
 	rm -rf _build/lockenv
+	$(MAKE) binder
+
+binder: ## Write binder/requirements.txt: requirements.txt with a CPU build of torch
+	@{ echo "# Binder environment: the pins of requirements.txt, with the CPU builds of torch and"; \
+	  echo "# torchvision instead of the CUDA ones. Written by make binder (make lock runs it)."; \
+	  echo "--extra-index-url https://download.pytorch.org/whl/cpu"; \
+	  grep -E '^(torch|torchvision)==' requirements.txt | sed -E 's/^([a-z]+==[^ ;]+).*/\1+cpu/'; \
+	  grep -vE '^(#|torch==|torchvision==|nvidia-|triton|cuda-)' requirements.txt; } > binder/requirements.txt
 
 clean: ## Remove the built website and the execution cache
 	rm -rf _build

@@ -39,10 +39,15 @@ def chapter_pages():
     """Paths (without suffix) of the pages that _toc.yml lists below its root, in order.
 
     Parts, chapters and sections at any depth are all pages; a new page needs only its
-    line in _toc.yml (and its reference notebook, made by `make notebooks`).
+    line in _toc.yml (and its reference notebook, made by `make notebooks`). Pages outside
+    chapters/, such as the execution report, are not chapter pages: no reference notebook.
     """
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [ROOT / Path(name).with_suffix("") for name in toc_files(toc) if name != toc["root"]]
+    return [
+        ROOT / Path(name).with_suffix("")
+        for name in toc_files(toc)
+        if name != toc["root"] and name.startswith("chapters/")
+    ]
 
 
 def pytest_collection_modifyitems(session, config, items):

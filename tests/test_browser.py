@@ -1,0 +1,259 @@
+"""The built site as a reader sees it: headless Chromium opens every page of _build/html.
+
+`make build` must have run first (CI runs it before `make test`). For each page of the
+table of contents, served from a loopback HTTP server, the browser must show no console
+error, make no request that leaves the machine (MathJax, fonts and images are the site's
+own), render every formula (MathJax ran; no raw ``$...$`` or TeX error left), load every
+image, and offer launch links (Colab, Binder) that open a notebook of this repository.
+A screenshot of each page is saved under ``_build/screenshots/`` for review.
+
+Without _build/html, Chromium or chromedriver the tests skip with the reason, except when
+``MMIDS_REQUIRE_BROWSER=1`` (set by .ci/run): then they fail.
+"""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+PAGES = [TOC["root"]] + [entry["file"] for entry in TOC["chapters"]]
+REQUIRED = os.environ.get("MMIDS_REQUIRE_BROWSER") == "1"
+MATHJAX_TIMEOUT = 60  # seconds for MathJax to typeset one page
+
+
+def unavailable(reason):
+    """Skip, or fail where the browser test is required (CI)."""
+    if REQUIRED:
+        pytest.fail(f"{reason} (MMIDS_REQUIRE_BROWSER=1: the browser test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site():
+    """Base URL of _build/html, served over loopback for the duration of the module."""
+    if not (HTML / "index.html").is_file():
+        unavailable("no built site in _build/html: run `make build` first")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by the system's chromedriver (Debian: chromium-driver)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromedriver = shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        unavailable(
+            "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        unavailable("selenium is not installed (make venv installs requirements.txt)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--hide-scrollbars",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(MATHJAX_TIMEOUT)
+    yield driver
+    driver.quit()
+
+
+def network_requests(driver):
+    """URLs the browser requested since the last call (Chrome's performance log)."""
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+# Runs in the page: wait for MathJax (loaded, deferred, on pages with formulas) to typeset.
+WAIT_FOR_MATHJAX = """
+const [timeout, done] = [arguments[0], arguments[arguments.length - 1]];
+const start = Date.now();
+(function poll() {
+  const mj = window.MathJax;
+  if (mj && mj.startup && mj.startup.promise) {
+    mj.startup.promise.then(() => done("typeset"), (err) => done("error: " + err));
+  } else if (Date.now() - start < timeout) {
+    setTimeout(poll, 100);
+  } else {
+    done(`not loaded after ${timeout} ms (window.MathJax: ${JSON.stringify(mj)})`);
+  }
+})();
+"""
+
+# Runs in the page: what a reader sees, in numbers.
+INSPECT = r"""
+const main = document.querySelector("main") || document.body;
+const prose = main.cloneNode(true);
+prose.querySelectorAll("pre, code, script, style, mjx-container, .cell_output")
+     .forEach((el) => el.remove());
+return {
+  images: Array.from(document.images).map((img) => ({
+    src: img.currentSrc || img.src, complete: img.complete, width: img.naturalWidth})),
+  math: document.querySelectorAll(".math").length,
+  typeset: document.querySelectorAll(".math mjx-container").length,
+  texErrors: Array.from(document.querySelectorAll("mjx-merror"))
+                  .map((el) => el.getAttribute("data-mjx-error") || el.textContent),
+  prose: prose.innerText,
+  launch: Array.from(document.querySelectorAll("a[href]"))
+               .map((a) => a.href)
+               .filter((h) => /colab\.research\.google\.com|mybinder\.org/.test(h)),
+};
+"""
+
+
+def page_url(site, page):
+    return f"{site}/{page}.html"
+
+
+def is_local(url, site):
+    return url.startswith(site + "/") or url.startswith(("data:", "blob:", "about:"))
+
+
+def notebook_of_launch_link(url):
+    """The repository path a Colab or Binder link opens, checked against _config.yml."""
+    repo = CONFIG["repository"]
+    org, name = urlsplit(repo["url"]).path.strip("/").split("/")
+    branch = repo.get("branch", "main")
+    parts = urlsplit(url)
+    if parts.netloc == "colab.research.google.com":
+        prefix = f"/github/{org}/{name}/blob/{branch}/"
+        assert parts.path.startswith(prefix), f"Colab link to another repository: {url}"
+        return parts.path[len(prefix) :]
+    assert parts.path == f"/v2/gh/{org}/{name}/{branch}", (
+        f"Binder link to another repository: {url}"
+    )
+    (urlpath,) = parse_qs(parts.query)["urlpath"]
+    ui = {"classic": "tree/", "jupyterlab": "lab/tree/"}[
+        CONFIG["launch_buttons"].get("notebook_interface", "classic")
+    ]
+    assert urlpath.startswith(ui), f"Binder link opens {urlpath!r}, not a notebook: {url}"
+    return urlpath[len(ui) :]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_offline_with_math_images_and_launch_links(site, browser, page):
+    network_requests(browser)  # discard what earlier pages requested or logged
+    browser.get_log("browser")
+    browser.get(page_url(site, page))
+    has_math = browser.execute_script('return document.querySelectorAll(".math").length > 0')
+    mathjax = (
+        browser.execute_async_script(WAIT_FOR_MATHJAX, (MATHJAX_TIMEOUT - 5) * 1000)
+        if has_math
+        else "no formulas"
+    )
+    seen = browser.execute_script(INSPECT)
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    outside = [u for u in network_requests(browser) if not is_local(u, site)]
+    # After the checks above: resizing the window for the screenshot is not a reader's doing.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _save_full_page_screenshot(browser, SCREENSHOTS / (page.replace("/", "__") + ".png"))
+
+    assert not errors, f"console errors on {page}: {errors}"
+    assert not outside, f"{page} requests resources from outside the site: {outside}"
+
+    if seen["math"]:
+        assert mathjax == "typeset", f"{page} has formulas but MathJax did not run: {mathjax}"
+        assert seen["typeset"] == seen["math"], (
+            f"{page}: MathJax typeset {seen['typeset']} of {seen['math']} formulas"
+        )
+    assert not seen["texErrors"], f"TeX errors on {page}: {seen['texErrors']}"
+    raw = re.findall(r"\$[^$\n]+\$|\\\(.+?\\\)|\\\[.+?\\\]", seen["prose"])
+    assert not raw, f"unrendered math on {page}: {raw[:5]}"
+
+    broken = [img["src"] for img in seen["images"] if not img["complete"] or img["width"] == 0]
+    assert not broken, f"images that did not load on {page}: {broken}"
+
+    if page.startswith("chapters/"):
+        hosts = {urlsplit(u).netloc for u in seen["launch"]}
+        assert hosts == {"colab.research.google.com", "mybinder.org"}, (
+            f"{page}: expected Colab and Binder launch links, found {seen['launch']}"
+        )
+    for url in seen["launch"]:
+        path = notebook_of_launch_link(url)
+        assert path.endswith(".ipynb"), f"{page}: launch link opens {path}, not a notebook"
+        assert (ROOT / path).is_file(), f"{page}: launch link opens {path}, not in the repository"
+        assert path == f"{page}.ipynb", f"{page}: launch link opens another page's notebook {path}"
+
+
+def _save_full_page_screenshot(driver, path, width=1280, max_height=20000):
+    # A window as tall as the page: one plain screenshot shows all of it.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(height, max_height))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, 900)
+
+
+class _ExternalResources(HTMLParser):
+    """Collects the URLs of scripts, stylesheets and images that a page loads from the web."""
+
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        url = {
+            "script": attrs.get("src"),
+            "img": attrs.get("src"),
+            "iframe": attrs.get("src"),
+            "link": attrs.get("href")
+            if attrs.get("rel") in ("stylesheet", "preload", "icon", "modulepreload")
+            else None,
+        }.get(tag)
+        if url and re.match(r"(https?:)?//", url):
+            self.found.append(f"<{tag}> {url}")
+
+
+def test_no_built_page_loads_scripts_styles_or_images_from_the_web():
+    # Static check of every HTML file of the site, including those no toc entry lists.
+    if not (HTML / "index.html").is_file():
+        unavailable("no built site in _build/html: run `make build` first")
+    offenders = {}
+    for path in sorted(HTML.rglob("*.html")):
+        parser = _ExternalResources()
+        parser.feed(path.read_text(encoding="utf-8"))
+        if parser.found:
+            offenders[str(path.relative_to(HTML))] = parser.found
+    assert not offenders, f"pages that hot-link scripts, styles or images: {offenders}"
+    assert (HTML / "_static" / CONFIG["sphinx"]["config"]["mathjax_path"]).is_file()
