@@ -5,7 +5,7 @@ Usage: python scripts/make_reference_notebooks.py chapters/02_autodiff.md [...]
 For each MyST page ``chapters/NN_topic.md`` this writes the paired, executed
 ``chapters/NN_topic.ipynb`` that nbval compares against (``make notebooks`` runs it on
 every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references
-hold CPU results; cell ids are stable and no timings are recorded, so regenerating an
+hold CPU results, and with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and no timings are recorded, so regenerating an
 unchanged page gives an unchanged file (up to the training cells' outputs).
 A page whose execution fails leaves its previous reference untouched.
 """
@@ -34,7 +34,7 @@ def make_reference(page):
         record_timing=False,
         resources={"metadata": {"path": str(page.parent)}},
     )
-    client.execute(env={**os.environ, "MMIDS_DEVICE": "cpu"})
+    client.execute(env={**os.environ, "MMIDS_DEVICE": "cpu", "MMIDS_PROGRESS": "0"})
     target = page.with_suffix(".ipynb")
     partial = target.with_name(target.name + ".partial")
     partial.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")

@@ -2,8 +2,11 @@
 
 The unit tests draw figures without a screen, and the nbval run must cover every chapter
 page listed in _toc.yml: collecting fewer notebooks is an error, not a silent pass.
+The notebooks run without progress bars: nbval's kernels inherit this process's
+environment, so MMIDS_PROGRESS=0 set here reaches them.
 """
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +14,8 @@ import pytest
 import yaml
 
 matplotlib.use("Agg")
+# Kernels started by the tests (nbval, nbclient) show one line per epoch, no progress bar.
+os.environ["MMIDS_PROGRESS"] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
