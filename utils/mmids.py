@@ -895,7 +895,9 @@ def plot_confusion_matrix(cm, class_names, ax=None):
             dark = cm[i, j] > np.sqrt(top)  # the upper half of the log scale
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")
-    ax.set_xticks(range(k), labels=list(class_names), rotation=45, ha="right")
+    slanted = max(len(str(name)) for name in class_names) > 2  # long names would overlap
+    ax.set_xticks(range(k), labels=list(class_names), rotation=45 if slanted else 0,
+                  ha="right" if slanted else "center")
     ax.set_yticks(range(k), labels=list(class_names))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
