@@ -32,8 +32,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-build: $(STAMP) ## Execute every page and render the website in _build/html
+build: $(STAMP) ## Execute the pages (cached) and render the website in _build/html
 	rm -rf $(STAGING)
+	@# Execute the pages not yet in the cache, in parallel (MMIDS_BUILD_JOBS, default: cores).
+	$(BIN)/python scripts/execute_pages.py
 	@# Build into a staging folder; _build/html is replaced only by a build without errors.
 	@echo "jupyter-book build . --all -n -W --keep-going (into $(STAGING))"
 	@if $(BIN)/jupyter-book build . --all --path-output $(STAGING) -n -W --keep-going; then \
@@ -63,5 +65,5 @@ lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	sed -i -E '/^(nvidia-|triton|cuda-)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
 	rm -rf _build/lockenv
 
-clean: ## Remove the built website
+clean: ## Remove the built website and the execution cache
 	rm -rf _build
