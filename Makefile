@@ -15,9 +15,9 @@ export MMIDS_DATA_DIR := $(abspath $(MMIDS_DATA_DIR))
 endif
 # Silence debugpy's frozen-modules notice when kernels start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-# The built book and the reference notebooks show one line per training epoch, no
-# progress bar (interactive runs keep theirs; see mmids.training_loop).
-build notebooks test: export MMIDS_PROGRESS := 0
+# What make runs (the book, the reference notebooks, the tests) shows one line per training
+# epoch and no progress bar; interactive runs keep theirs (see mmids.training_loop).
+export MMIDS_PROGRESS := 0
 
 .PHONY: help venv build test notebooks lock clean
 

@@ -9,6 +9,7 @@ pages. Importing it has no side effect: no seeding, no downloads, no warning fil
 import contextlib
 import io
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -526,7 +527,7 @@ def training_loop(
         ``Epoch 2/3: train loss 0.2914, test accuracy 92.0 %, 11.8 s``
         (the test accuracy only when ``test_loader`` is given). If false, print nothing
         and show no progress bar.
-    test_loader : torch.utils.data.DataLoader, optional
+    test_loader : torch.utils.data.DataLoader or DeviceDataLoader, optional
         Test set, as in :func:`test`. When given, the model is evaluated on it after
         every epoch (the evaluation is not counted in the epoch's seconds).
     progress : bool, optional
@@ -563,8 +564,6 @@ def training_loop(
     the same with or without it; the losses stay on the device between two refreshes,
     so the bar adds one host synchronisation per 50 minibatches, not one per minibatch.
     """
-    import time
-
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
     show_bar = verbose and _progress_enabled(progress)
