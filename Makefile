@@ -19,7 +19,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # epoch and no progress bar; interactive runs keep theirs (see mmids.training_loop).
 export MMIDS_PROGRESS := 0
 
-.PHONY: help venv build test notebooks lock clean
+.PHONY: help venv data build test notebooks bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+data: $(STAMP) ## Check the data sets (size, sha256) in MMIDS_DATA_DIR or data/; fetch what is missing
+	$(BIN)/python scripts/check_data.py
 
 build: $(STAMP) ## Execute the pages (cached) and render the website in _build/html
 	rm -rf $(STAGING)
@@ -50,12 +53,22 @@ build: $(STAMP) ## Execute the pages (cached) and render the website in _build/h
 	  exit 1; \
 	fi
 
-test: $(STAMP) ## Unit tests, sync check, and nbval against the reference notebooks
-	$(BIN)/python -m pytest
+# The tests run offline: in a new network namespace whose only interface is loopback (the
+# notebook kernels talk to pytest over loopback). This needs util-linux's unshare and either
+# root or unprivileged user namespaces; where there is none (macOS), run `make test OFFLINE=`.
+OFFLINE ?= unshare --net --map-root-user -- sh -c 'ip link set lo up && exec "$$@"' offline env MMIDS_TESTS_OFFLINE=1
+
+test: $(STAMP) ## Unit tests, sync check, and nbval, offline (OFFLINE= to keep the network)
+	$(OFFLINE) $(BIN)/python -m pytest
 
 PAGES ?= $(wildcard chapters/*.md)
 notebooks: $(STAMP) ## Regenerate the reference notebooks on the CPU (PAGES=chapters/x.md for some)
 	$(BIN)/python scripts/make_reference_notebooks.py $(PAGES)
+
+SEED_RUNNER ?=
+BENCH_ARGS ?=
+bench: $(STAMP) ## Time trainings (textbook vs fast path) and builds (SEED_RUNNER=path/run_seed.py)
+	MMIDS_PROGRESS=0 $(BIN)/python scripts/bench.py $(if $(SEED_RUNNER),--seed-runner $(SEED_RUNNER)) $(BENCH_ARGS)
 
 lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv

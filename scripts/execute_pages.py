@@ -64,24 +64,28 @@ def open_cache(cache_dir, key):
     return cache
 
 
-def read_page(path):
+# Jupyter Book's default MyST extensions, unless _config.yml sets parse.myst_enable_extensions.
+JB_MYST_EXTENSIONS = ["colon_fence", "dollarmath", "linkify", "substitution", "tasklist"]
+
+
+def read_page(path, extensions=None):
     """The notebook myst-nb reads from a MyST page (same cells, same metadata)."""
     from myst_nb.core.read import read_myst_markdown_notebook
     from myst_parser.config.main import MdParserConfig
 
+    config = MdParserConfig(enable_extensions=set(extensions or JB_MYST_EXTENSIONS))
     return read_myst_markdown_notebook(
-        Path(path).read_text(encoding="utf-8"), config=MdParserConfig(), add_source_map=True,
-        path=str(path),
+        Path(path).read_text(encoding="utf-8"), config=config, add_source_map=True, path=str(path)
     )
 
 
-def _execute(path, timeout, threads):
+def _execute(path, timeout, threads, extensions):
     """Run one page in a fresh kernel, in the page's folder (as myst-nb does)."""
     from jupyter_cache.executors.utils import single_nb_execution
 
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    nb = read_page(path)
+    nb = read_page(path, extensions)
     result = single_nb_execution(
         nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout, meta_override=True
     )
@@ -89,7 +93,7 @@ def _execute(path, timeout, threads):
     return nb, result.time, error
 
 
-def execute_pages(pages, cache_dir, jobs, timeout):
+def execute_pages(pages, cache_dir, jobs, timeout, extensions=None):
     """Execute the uncached ``pages``; return the number of pages that failed."""
     from jupyter_cache.base import CacheBundleIn
 
@@ -97,7 +101,7 @@ def execute_pages(pages, cache_dir, jobs, timeout):
     todo = []
     for page in pages:
         try:
-            cache.match_cache_notebook(read_page(page))
+            cache.match_cache_notebook(read_page(page, extensions))
         except KeyError:
             todo.append(page)
     if not todo:
@@ -114,7 +118,7 @@ def execute_pages(pages, cache_dir, jobs, timeout):
     failed = 0
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_execute, str(p), timeout, threads): p for p in todo}
+        futures = {pool.submit(_execute, str(p), timeout, threads, extensions): p for p in todo}
         for future in as_completed(futures):
             page = futures[future]
             nb, seconds, error = future.result()
@@ -171,7 +175,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     pages = args.pages or toc_pages()
     timeout = int(execute.get("timeout", 1200))
-    execute_pages(pages, args.cache, args.jobs, timeout)
+    extensions = (config.get("parse") or {}).get("myst_enable_extensions")
+    execute_pages(pages, args.cache, args.jobs, timeout, extensions)
     return 0
 
 

@@ -8,10 +8,13 @@ every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the 
 hold CPU results, and with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and no timings are recorded, so regenerating an
 unchanged page gives an unchanged file (up to the training cells' outputs).
 A page whose execution fails leaves its previous reference untouched.
+Pages run ``MMIDS_BUILD_JOBS`` at a time (default: the number of CPU cores), each kernel
+with cores / jobs PyTorch threads.
 """
 
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -20,7 +23,7 @@ from nbclient import NotebookClient
 CELL_TIMEOUT = 1200  # seconds; a CNN epoch on a 2-core CPU takes well under a minute
 
 
-def make_reference(page):
+def make_reference(page, threads=None):
     page = Path(page)
     if page.suffix != ".md" or not page.is_file():
         raise SystemExit(f"{page}: expected an existing MyST page (.md)")
@@ -34,7 +37,10 @@ def make_reference(page):
         record_timing=False,
         resources={"metadata": {"path": str(page.parent)}},
     )
-    client.execute(env={**os.environ, "MMIDS_DEVICE": "cpu", "MMIDS_PROGRESS": "0"})
+    env = {**os.environ, "MMIDS_DEVICE": "cpu", "MMIDS_PROGRESS": "0"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    client.execute(env=env)
     target = page.with_suffix(".ipynb")
     partial = target.with_name(target.name + ".partial")
     partial.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")
@@ -42,8 +48,23 @@ def make_reference(page):
     print(f"{target}: written")
 
 
+def _try(page, threads):
+    try:
+        make_reference(page, threads)
+    except Exception as err:  # report every page, then fail
+        print(f"{page}: FAILED: {type(err).__name__}: {str(err)[:2000]}", file=sys.stderr)
+        return False
+    return True
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    for path in sys.argv[1:]:
-        make_reference(path)
+    pages = sys.argv[1:]
+    jobs = max(1, min(len(pages), int(os.environ.get("MMIDS_BUILD_JOBS", 0)) or os.cpu_count()))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        failures = [page for page, ok in zip(pages, pool.map(_try, pages, [threads] * len(pages)))
+                    if not ok]
+    if failures:
+        raise SystemExit(f"execution failed (references kept): {' '.join(failures)}")

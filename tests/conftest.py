@@ -17,6 +17,12 @@ matplotlib.use("Agg")
 # Kernels started by the tests (nbval, nbclient) show one line per epoch, no progress bar.
 os.environ["MMIDS_PROGRESS"] = "0"
 
+# Under pytest-xdist, share the cores between the workers' notebook kernels (they inherit
+# this environment) instead of letting each PyTorch take them all.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 

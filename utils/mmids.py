@@ -7,17 +7,23 @@ pages. Importing it has no side effect: no seeding, no downloads, no warning fil
 """
 
 import contextlib
-import io
+import gzip
+import hashlib
 import os
+import shutil
+import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
+    "DataError",
     "DeviceDataLoader",
     "FASHION_MNIST_CLASSES",
     "MNIST_CLASSES",
+    "check_data",
     "confusion_matrix",
     "data_dir",
     "get_device",
@@ -55,14 +61,38 @@ FASHION_MNIST_CLASSES = (
 #: Class names of MNIST: the digit itself.
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 
-# The two tabular data sets of the chapter: their public homes and checksums.
+# Every data file of the chapter, as it lies in the data folder: size in bytes and sha256.
+# The image files are the un-gzipped files torchvision leaves in <name>/raw/ after a
+# download; they come from the mirrors torchvision lists (datasets.MNIST.mirrors, ...).
+# The two tables come from the MMiDS textbook's repository (_CSV_BASE_URL).
+_DATA_FILES = {
+    "MNIST/raw/train-images-idx3-ubyte": (
+        47040016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "MNIST/raw/train-labels-idx1-ubyte": (
+        60008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "MNIST/raw/t10k-images-idx3-ubyte": (
+        7840016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "MNIST/raw/t10k-labels-idx1-ubyte": (
+        10008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    "FashionMNIST/raw/train-images-idx3-ubyte": (
+        47040016, "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    "FashionMNIST/raw/train-labels-idx1-ubyte": (
+        60008, "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    "FashionMNIST/raw/t10k-images-idx3-ubyte": (
+        7840016, "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    "FashionMNIST/raw/t10k-labels-idx1-ubyte": (
+        10008, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    "SAHeart.csv": (
+        21415, "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac"),
+    "advertising.csv": (
+        4012, "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18"),
+}
 _CSV_BASE_URL = (
     "https://raw.githubusercontent.com/MMiDS-textbook/MMiDS-textbook.github.io/main/utils/datasets/"
 )
-_CSV_FILES = {
-    "SAHeart.csv": "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac",
-    "advertising.csv": "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18",
-}
+_CSV_FILES = ("SAHeart.csv", "advertising.csv")
+#: Seconds a download may wait for the server (to connect, or for the next bytes).
+_DOWNLOAD_TIMEOUT = 30
 _IMAGE_DATASETS = ("MNIST", "FashionMNIST")
 _DEVICES = ("cuda", "mps", "cpu")
 
@@ -150,11 +180,240 @@ def _root(root):
     return data_dir() if root is None else Path(root).expanduser().resolve()
 
 
+class DataError(RuntimeError):
+    """A data file of the chapter is missing or damaged and no good copy could be fetched.
+
+    Raised by :func:`check_data` and by the loaders that call it; the message names each
+    file, the folder, ``MMIDS_DATA_DIR`` and where the file comes from.
+    """
+
+
+# Files whose sha256 matched, keyed by path: (size, mtime, ctime, inode) when checked.
+# Any write or utime changes ctime, so a file changed since is hashed again.
+_VERIFIED = {}
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _damage(path, size, sha256):
+    """None if ``path`` holds the expected file, else what is wrong with it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if _VERIFIED.get(path) == key:
+        return None
+    if not path.is_file():
+        return "missing (not a regular file)"
+    if st.st_size != size:
+        what = "truncated" if st.st_size < size else "too long"
+        return f"damaged ({what}: {st.st_size} bytes, expected {size})"
+    if _sha256(path) != sha256:
+        return f"damaged (sha256 differs from the expected {sha256[:16]}...)"
+    _VERIFIED[path] = key
+    return None
+
+
+def _sources(relpath):
+    """``(url, gzipped)`` pairs from which a data file can be downloaded, in order."""
+    if "/" not in relpath:
+        return [(_CSV_BASE_URL + relpath, False)]
+    from torchvision import datasets
+
+    cls = getattr(datasets, relpath.split("/")[0])
+    return [(mirror + Path(relpath).name + ".gz", True) for mirror in cls.mirrors]
+
+
+def _why(err):
+    """A one-line reason for a failed download."""
+    import requests
+
+    if isinstance(err, requests.Timeout):
+        return f"no answer within {_DOWNLOAD_TIMEOUT} s"
+    if isinstance(err, requests.ConnectionError):
+        return "cannot connect (offline?)"
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return f"HTTP {err.response.status_code}"
+    text = (str(err).splitlines() or [""])[0]
+    return f"{type(err).__name__}: {text[:120]}"
+
+
+def _fetch(path, size, sha256, sources, unreachable):
+    """Download one data file into ``path``; return None, or why each source failed.
+
+    Each source is downloaded with pooch into a temporary folder next to ``path``,
+    un-gzipped if needed, checked by size and sha256, and only then moved to ``path``
+    (an atomic rename). The temporary folder is removed whatever happens, so a failed or
+    interrupted download leaves nothing behind. Hosts in ``unreachable`` are skipped;
+    a host that cannot be reached is added to it.
+    """
+    new_dirs = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+    reasons = []
+    try:
+        return _fetch_into(path, size, sha256, sources, unreachable, reasons)
+    except OSError as err:  # cannot write in the data folder
+        reasons.append(f"cannot write in {path.parent}: {_why(err)}")
+        return reasons
+    finally:  # also on an interrupt: remove the folders made for nothing, deepest first
+        for d in new_dirs:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _fetch_into(path, size, sha256, sources, unreachable, reasons):
+    """The work of :func:`_fetch`, in a temporary folder removed on any exit."""
+    import pooch
+    import requests
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=path.parent) as tmp:
+        for i, (url, gzipped) in enumerate(sources):
+            host = urllib.parse.urlsplit(url).netloc
+            if host in unreachable:
+                reasons.append(f"{url}: not tried, the host did not answer for a file above")
+                continue
+            try:
+                got = Path(pooch.retrieve(
+                    url, known_hash=None, fname=f"{i}-{Path(url).name}", path=tmp,
+                    downloader=pooch.HTTPDownloader(progressbar=False, timeout=_DOWNLOAD_TIMEOUT),
+                ))
+                if gzipped:
+                    with gzip.open(got) as src, open(Path(tmp) / path.name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    got.unlink()
+                    got = Path(tmp) / path.name
+                problem = _damage(got, size, sha256)
+                if problem:
+                    got.unlink()
+                    raise ValueError(f"the downloaded file is {problem}")
+                os.replace(got, path)  # atomic: path is either the old file or the new one
+                return None
+            except (requests.ConnectionError, requests.Timeout) as err:
+                unreachable.add(host)
+                reasons.append(f"{url}: {_why(err)}")
+            except (OSError, EOFError, ValueError) as err:  # HTTP errors, bad gzip
+                reasons.append(f"{url}: {_why(err)}")
+    return reasons
+
+
+def check_data(names=None, root=None, download=True, verbose=False):
+    """Check the chapter's data files by size and sha256; download what is missing.
+
+    Each file must be in the data folder with the size and sha256 recorded in this
+    module (the un-gzipped files torchvision leaves after a download, and the two CSV
+    files of the MMiDS textbook's repository). A missing or damaged file is downloaded
+    again when ``download`` is true: with pooch into a temporary folder, un-gzipped,
+    checked, then renamed into place, so no partial file is ever left where a later run
+    would trust it. Each download waits at most ``_DOWNLOAD_TIMEOUT`` seconds (30) for the
+    server; a host that does not answer is not tried again in the same call.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Data sets to check, among ``"MNIST"``, ``"FashionMNIST"``, ``"SAHeart.csv"``,
+        ``"advertising.csv"``; default all of them (4 + 4 + 1 + 1 files).
+    root : str or os.PathLike, optional
+        Data folder; default :func:`data_dir` (``$MMIDS_DATA_DIR`` or ``data/``).
+    download : bool, default True
+        Try to download missing or damaged files. A damaged file is replaced only by a
+        downloaded copy that passes the check; otherwise it is left as it is.
+    verbose : bool, default False
+        Print one line per file (``make data`` uses this); the pages stay quiet.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Absolute paths of the checked files, all present and intact.
+
+    Raises
+    ------
+    ValueError
+        If ``names`` holds an unknown data set.
+    DataError
+        If any file is missing or damaged and could not be downloaded. The message names
+        each such file, the folder, the value of ``MMIDS_DATA_DIR`` and the URLs the file
+        comes from, with the reason each download failed. ``DataError`` is a
+        ``RuntimeError``.
+
+    Notes
+    -----
+    The sizes and hashes (``_DATA_FILES``, the one table of them) are those of the files
+    torchvision leaves after downloading MNIST (LeCun et al., 1998) and Fashion-MNIST
+    (Xiao, Rasul & Vollgraf, 2017) from the mirrors it lists (``datasets.MNIST.mirrors``,
+    ``datasets.FashionMNIST.mirrors``), and of the CSV files used in MMiDS, Section 8.4.
+    Downloads use pooch (Uieda et al., 2020) and requests' timeouts.
+    """
+    import pooch
+
+    known = (*_IMAGE_DATASETS, *_CSV_FILES)
+    names = known if names is None else tuple(names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"names must be among {known}, got {unknown}.")
+    folder = _root(root)
+    files = [rel for rel in _DATA_FILES if rel.split("/")[0] in names]
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
+    failures, unreachable = [], set()
+    try:
+        for rel in files:
+            size, sha256 = _DATA_FILES[rel]
+            path = folder / rel
+            problem, why = _damage(path, size, sha256), None
+            if verbose:
+                print(f"{rel}: {problem or 'ok'}", end="", flush=True)
+            if problem and download:
+                if verbose:
+                    print("; downloading ...", end="", flush=True)
+                why = _fetch(path, size, sha256, _sources(rel), unreachable)
+                if verbose:
+                    print(" failed" if why else " done, verified", end="")
+                problem = problem if why else None
+            if verbose:
+                print(flush=True)
+            if problem:
+                failures.append((path, problem, why))
+    finally:
+        logger.setLevel(level)
+    if failures:
+        raise DataError(_data_error_message(folder, failures)) from None
+    return [folder / rel for rel in files]
+
+
+def _data_error_message(folder, failures):
+    env = os.environ.get("MMIDS_DATA_DIR", "").strip()
+    lines = [
+        f"{len(failures)} data file(s) missing or damaged in the data folder {folder}",
+        f"(MMIDS_DATA_DIR={env}):" if env else "(MMIDS_DATA_DIR is not set):",
+    ]
+    for path, problem, why in failures:
+        lines.append(f"  {path}: {problem}")
+        rel = path.relative_to(folder).as_posix()
+        if why is None:
+            urls = ", ".join(url for url, _ in _sources(rel))
+            lines.append(f"    comes from {urls}" + (" (gzipped)" if "/" in rel else ""))
+        else:
+            lines.extend(f"    from {reason}" for reason in why)
+    lines.append(
+        "To fix it: connect to the internet and run `make data` (or rerun this cell), or set "
+        "MMIDS_DATA_DIR to the absolute path of a folder that holds intact copies "
+        "(MNIST/raw/ and FashionMNIST/raw/ as torchvision lays them out, SAHeart.csv, "
+        "advertising.csv). A damaged file that cannot be replaced can be deleted and "
+        "downloaded again."
+    )
+    return "\n".join(lines)
+
+
 def load_image_dataset(name, train=True, root=None):
     """MNIST or Fashion-MNIST through torchvision, as float tensors in ``[0, 1]``.
 
-    Files already in the data folder are used as they are; missing ones are
-    downloaded by torchvision, quietly.
+    The data set's four files are first checked by size and sha256, and missing or
+    damaged ones downloaded, by :func:`check_data`; torchvision then reads them.
 
     Parameters
     ----------
@@ -176,8 +435,9 @@ def load_image_dataset(name, train=True, root=None):
     ------
     ValueError
         If ``name`` is not one of the two data sets.
-    RuntimeError
-        If the files are missing and cannot be downloaded (for example offline).
+    DataError
+        If a file is missing or damaged and cannot be downloaded (for example offline);
+        see :func:`check_data`.
 
     Notes
     -----
@@ -189,23 +449,13 @@ def load_image_dataset(name, train=True, root=None):
     if name not in _IMAGE_DATASETS:
         raise ValueError(f"name must be one of {_IMAGE_DATASETS}, got {name!r}.")
     folder = _root(root)
+    check_data([name], root=folder)
     cls = getattr(datasets, name)
-    try:
-        # torchvision prints download progress; keep pages free of that chatter.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return cls(root=folder, train=train, download=True, transform=transforms.ToTensor())
-    except (RuntimeError, OSError) as err:
-        reason = (str(err).splitlines() or [""])[0].rstrip(": ")
-        raise RuntimeError(
-            f"{name} is not in {folder / name / 'raw'} and could not be downloaded "
-            f"({type(err).__name__}: {reason}). Connect to the internet, or set "
-            "MMIDS_DATA_DIR to an absolute path of a "
-            f"folder that holds {name}/raw/ as torchvision lays it out."
-        ) from err
+    return cls(root=folder, train=train, download=False, transform=transforms.ToTensor())
 
 
 def load_csv(name, root=None):
-    """One of the chapter's two tables, fetched once with pooch and checked by sha256.
+    """One of the chapter's two tables, checked by size and sha256 before it is read.
 
     Parameters
     ----------
@@ -215,7 +465,7 @@ def load_csv(name, root=None):
         chd``. ``advertising.csv``: ISLR's Advertising data, 200 rows, columns
         ``TV, radio, newspaper, sales``.
     root : str or os.PathLike, optional
-        Data folder; default :func:`data_dir`. The file is cached there.
+        Data folder; default :func:`data_dir`. A missing file is downloaded there.
 
     Returns
     -------
@@ -225,46 +475,37 @@ def load_csv(name, root=None):
     Raises
     ------
     ValueError
-        If ``name`` is not one of the two tables, or a downloaded file fails its checksum
-        (pooch then deletes it).
-    RuntimeError
-        If the file is missing or damaged (wrong checksum) in the data folder and no copy
-        can be downloaded, for example offline.
+        If ``name`` is not one of the two tables.
+    DataError
+        If the file is missing or damaged in the data folder and no good copy can be
+        downloaded, for example offline; see :func:`check_data`.
 
     Notes
     -----
     The files are those of the MMiDS textbook's repository (``utils/datasets/``), used in
-    MMiDS, Section 8.4; pooch (Uieda et al., 2020) downloads and verifies them.
+    MMiDS, Section 8.4; :func:`check_data` downloads them with pooch and verifies them.
     """
     import pandas as pd
-    import pooch
 
     if name not in _CSV_FILES:
-        raise ValueError(f"name must be one of {tuple(_CSV_FILES)}, got {name!r}.")
+        raise ValueError(f"name must be one of {_CSV_FILES}, got {name!r}.")
     folder = _root(root)
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
-    try:
-        path = pooch.retrieve(
-            url=_CSV_BASE_URL + name,
-            known_hash="sha256:" + _CSV_FILES[name],
-            fname=name,
-            path=folder,
-            progressbar=False,
-        )
-    except OSError as err:  # requests' errors derive from OSError
-        raise RuntimeError(
-            f"{name} is missing or damaged in {folder} and could not be downloaded from "
-            f"{_CSV_BASE_URL + name} ({type(err).__name__}). Connect to the internet, or "
-            "set MMIDS_DATA_DIR to an absolute path of a folder that holds it."
-        ) from err
-    finally:
-        logger.setLevel(level)
-    return pd.read_csv(path)
+    check_data([name], root=folder)
+    return pd.read_csv(folder / name)
 
 
 # -------------------------------------------------------------------- least squares
+
+
+def _float_array(x, name):
+    """``x`` as a finite float64 array; TypeError or ValueError naming ``name``."""
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.") from None
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite entries.")
+    return x
 
 
 def ls_by_qr(A, b):
@@ -284,9 +525,13 @@ def ls_by_qr(A, b):
 
     Raises
     ------
+    TypeError
+        If ``A`` or ``b`` is not numeric.
     ValueError
-        If ``A`` is not 2-D, ``b`` is not 1-D of length ``n``, ``n < d``, or ``A`` is
-        rank-deficient (a diagonal entry of ``R`` is negligible).
+        If ``A`` is not 2-D, ``b`` is not 1-D of length ``n``, ``n < d``, an entry is
+        NaN or infinite, or ``A`` is rank-deficient: its smallest singular value (those
+        of ``R``) is at most ``max(n, d) * eps`` times its largest, the criterion of
+        ``numpy.linalg.matrix_rank``.
 
     Notes
     -----
@@ -295,8 +540,7 @@ def ls_by_qr(A, b):
     """
     import scipy.linalg
 
-    A = np.asarray(A, dtype=float)
-    b = np.asarray(b, dtype=float)
+    A, b = _float_array(A, "A"), _float_array(b, "b")
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D array (n, d), got shape {A.shape}.")
     n, d = A.shape
@@ -305,9 +549,11 @@ def ls_by_qr(A, b):
     if n < d:
         raise ValueError(f"A needs at least as many rows as columns, got shape {A.shape}.")
     Q, R = scipy.linalg.qr(A, mode="economic")
-    diag = np.abs(np.diag(R))
-    if d and diag.min() <= np.finfo(float).eps * max(n, d) * diag.max():
-        raise ValueError("A is rank-deficient: its columns are linearly dependent.")
+    sigma = scipy.linalg.svdvals(R)  # the singular values of A, from the small R
+    if d and sigma.min() <= np.finfo(float).eps * max(n, d) * sigma.max():
+        raise ValueError(
+            "A is rank-deficient: its columns are linearly dependent (to machine precision)."
+        )
     return scipy.linalg.solve_triangular(R, Q.T @ b)
 
 
@@ -455,6 +701,39 @@ class DeviceDataLoader:
 # ------------------------------------------------------------------------- training
 
 
+def _model_device(model, device):
+    """The one device of ``model``'s parameters and buffers, where batches must go.
+
+    ``device`` must agree with it (``"cuda"`` agrees with ``cuda:0``); a model without
+    parameters runs on ``device``. Raises TypeError or ValueError naming the argument.
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or a str, got {type(device).__name__}.")
+    try:
+        wanted = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device {device!r} is not a device name such as 'cpu' or 'cuda'.") from None
+    held = {t.device for t in [*model.parameters(), *model.buffers()]}
+    if len(held) > 1:
+        raise ValueError(
+            f"model has parameters on several devices ({', '.join(sorted(map(str, held)))}); "
+            "move it to one with model.to(device)."
+        )
+    if not held:
+        return wanted
+    (actual,) = held
+    if wanted.type != actual.type or wanted.index not in (None, actual.index):
+        raise ValueError(
+            f"device is {str(wanted)!r} but model is on {str(actual)!r}; "
+            "call model.to(device) first, or pass the model's device."
+        )
+    return actual
+
+
 def train(dataloader, model, loss_fn, optimizer, device):
     """Run one epoch of minibatch training.
 
@@ -470,7 +749,8 @@ def train(dataloader, model, loss_fn, optimizer, device):
     optimizer : torch.optim.Optimizer
         Optimizer over ``model.parameters()``.
     device : torch.device or str
-        Where each minibatch is moved before the forward pass.
+        The device of ``model`` (``"cuda"`` matches any CUDA device); each minibatch is
+        moved there before the forward pass.
 
     Returns
     -------
@@ -480,14 +760,18 @@ def train(dataloader, model, loss_fn, optimizer, device):
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module`` or ``device`` not a str or device.
     ValueError
-        If ``dataloader`` yields no minibatch.
+        If ``dataloader`` yields no minibatch, ``model`` has parameters on several
+        devices, or ``device`` is not a device name or not the device of ``model``.
 
     Notes
     -----
     Forward pass, backpropagation, optimizer step, as in MMiDS, Section 8.5 and the
     PyTorch quickstart tutorial.
     """
+    device = _model_device(model, device)  # the model's device; an error if they differ
     model.train()
     total, count = 0.0, 0
     for X, y in dataloader:
@@ -553,9 +837,10 @@ def training_loop(
 
     Raises
     ------
-    ValueError
-        If ``epochs < 1``, the loader is empty, or ``MMIDS_PROGRESS`` is not one of
-        ``0, 1, false, true, no, yes, off, on``.
+    TypeError, ValueError
+        If ``epochs`` is not a positive integer, ``train_loader`` is empty, or as in
+        :func:`train` for ``model`` and ``device``. ValueError also if
+        ``MMIDS_PROGRESS`` is not one of ``0, 1, false, true, no, yes, off, on``.
 
     Notes
     -----
@@ -690,8 +975,9 @@ def test(dataloader, model, loss_fn, device):
 
     Raises
     ------
-    ValueError
-        If ``dataloader`` yields no sample.
+    TypeError, ValueError
+        If ``dataloader`` yields no sample, or as in :func:`train` for ``model`` and
+        ``device``.
 
     Notes
     -----
@@ -699,6 +985,7 @@ def test(dataloader, model, loss_fn, device):
     """
     import torch
 
+    device = _model_device(model, device)
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
     with torch.no_grad():
@@ -734,8 +1021,9 @@ def predict_softmax(dataloader, model, device):
 
     Raises
     ------
-    ValueError
-        If ``dataloader`` yields no sample.
+    TypeError, ValueError
+        If ``dataloader`` yields no sample, or as in :func:`train` for ``model`` and
+        ``device``.
 
     Notes
     -----
@@ -744,6 +1032,7 @@ def predict_softmax(dataloader, model, device):
     """
     import torch
 
+    device = _model_device(model, device)
     model.eval()
     chunks = []
     with torch.no_grad():
