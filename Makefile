@@ -19,7 +19,12 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # epoch and no progress bar; interactive runs keep theirs (see mmids.training_loop).
 export MMIDS_PROGRESS := 0
 
-.PHONY: help venv data build test notebooks bench lock clean
+.PHONY: help venv data build lint format test notebooks bench lock clean
+
+# What `make lint` checks: the Python code (ruff), the pairing of pages and reference
+# notebooks, and the YAML files. .pre-commit-config.yaml runs the same tools on each commit.
+PY_PATHS := utils tests scripts
+YAML_FILES := $(wildcard *.yml .*.yaml .*.yml)
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,12 +58,23 @@ build: $(STAMP) ## Execute the pages (cached) and render the website in _build/h
 	  exit 1; \
 	fi
 
+lint: $(STAMP) ## Ruff (lint and format check), notebook/page sync, YAML syntax
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/python scripts/check_notebook_sync.py
+	$(BIN)/check-yaml $(YAML_FILES)
+
+format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/ and scripts/
+	$(BIN)/ruff check --fix $(PY_PATHS)
+	$(BIN)/ruff format $(PY_PATHS)
+
+
 # The tests run offline: in a new network namespace whose only interface is loopback (the
 # notebook kernels talk to pytest over loopback). This needs util-linux's unshare and either
 # root or unprivileged user namespaces; where there is none (macOS), run `make test OFFLINE=`.
 OFFLINE ?= unshare --net --map-root-user -- sh -c 'ip link set lo up && exec "$$@"' offline env MMIDS_TESTS_OFFLINE=1
 
-test: $(STAMP) ## Unit tests, sync check, and nbval, offline (OFFLINE= to keep the network)
+test: lint ## make lint, then unit tests, structure checks and nbval, offline (OFFLINE= keeps the network)
 	$(OFFLINE) $(BIN)/python -m pytest
 
 PAGES ?= $(wildcard chapters/*.md)

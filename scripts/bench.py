@@ -6,9 +6,9 @@ Usage:
 
 Trainings: for each of the four trainings of the chapter (MNIST multinomial logistic
 regression, the MLP, the CNN, the Fashion-MNIST CNN), the textbook path (torchvision data
-set, ``ToTensor``, ``DataLoader``) and the fast path (``mmids.DeviceDataLoader``, and the channels-last layout for the
-CNNs on a CPU, as on the pages) train the
-same model from the same seed (``torch.manual_seed(0)``, batch 32, Adam, 3 epochs, float32),
+set, ``ToTensor``, ``DataLoader``) and the fast path (``mmids.DeviceDataLoader``, and the
+channels-last layout for the CNNs on a CPU, as on the pages) train the same model from the
+same seed (``torch.manual_seed(0)``, batch 32, Adam, 3 epochs, float32),
 ``--repeat`` times each; the table gives the median seconds of a training (loaders built,
 three epochs; the test pass is not timed), the speed-up, and the test accuracy of each path.
 Both paths see the same minibatches, so on the CPU their accuracies agree.
@@ -51,15 +51,22 @@ def cnn():
     """The chapter's CNN (three conv-ReLU-maxpool blocks, then a linear layer)."""
     blocks = []
     for c_in, c_out in [(1, 16), (16, 32), (32, 32)]:
-        blocks += [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(),
-                   nn.MaxPool2d(kernel_size=2, stride=2)]
+        blocks += [
+            nn.Conv2d(c_in, c_out, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+        ]
     return nn.Sequential(*blocks, nn.Flatten(), nn.Linear(32 * 3 * 3, 10))
 
 
 TRAININGS = {
     "MNIST logistic": ("MNIST", lambda: nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))),
-    "MNIST MLP": ("MNIST", lambda: nn.Sequential(
-        nn.Flatten(), nn.Linear(28 * 28, 32), nn.Sigmoid(), nn.Linear(32, 10))),
+    "MNIST MLP": (
+        "MNIST",
+        lambda: nn.Sequential(
+            nn.Flatten(), nn.Linear(28 * 28, 32), nn.Sigmoid(), nn.Linear(32, 10)
+        ),
+    ),
     "MNIST CNN": ("MNIST", cnn),
     "Fashion-MNIST CNN": ("FashionMNIST", cnn),
 }
@@ -104,15 +111,22 @@ def bench_trainings(repeat, device, root, names):
             row[f"{path}_all_seconds"] = [round(s, 2) for s, _ in runs]
         row["speedup"] = row["textbook_seconds"] / row["fast_seconds"]
         rows.append(row)
-        print(f"  {name}: textbook {row['textbook_seconds']:.1f} s, fast {row['fast_seconds']:.1f} s",
-              flush=True)
+        print(
+            f"  {name}: textbook {row['textbook_seconds']:.1f} s, fast {row['fast_seconds']:.1f} s",
+            flush=True,
+        )
     return rows
 
 
 def working_tree_copy(destination):
     """Copy the files git knows (tracked or not ignored) into ``destination``."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           check=True, capture_output=True, text=True).stdout.split("\0")
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -124,8 +138,12 @@ def timed_build(copy, venv):
     """Seconds of ``make build`` in ``copy`` and the number of pages it executed."""
     env = {**os.environ, "PYTHONPATH": str(copy / "utils")}  # the copy's mmids, not ours
     start = time.perf_counter()
-    result = subprocess.run(["make", "-C", str(copy), "build", f"VENV={venv}",
-                             "-o", f"{venv}/.installed"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", "-C", str(copy), "build", f"VENV={venv}", "-o", f"{venv}/.installed"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"make build failed in {copy}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -145,23 +163,38 @@ def bench_build(venv):
         page = copy / "chapters" / "02_autodiff.md"
         text = page.read_text(encoding="utf-8")
         heading = re.search(r"^# .*$", text, flags=re.M)
-        page.write_text(text[: heading.end()] + "\n\nA sentence added by the benchmark.\n"
-                        + text[heading.end():], encoding="utf-8")
+        page.write_text(
+            text[: heading.end()]
+            + "\n\nA sentence added by the benchmark.\n"
+            + text[heading.end() :],
+            encoding="utf-8",
+        )
         seconds, executed = timed_build(copy, venv)
-        rows.append({"build": "rebuild after a prose-only edit", "seconds": seconds,
-                     "pages_executed": executed})
+        rows.append(
+            {
+                "build": "rebuild after a prose-only edit",
+                "seconds": seconds,
+                "pages_executed": executed,
+            }
+        )
         with open(copy / "utils" / "mmids.py", "a", encoding="utf-8") as helpers:
             helpers.write("\n# An edit made by the benchmark.\n")
         seconds, executed = timed_build(copy, venv)
-        rows.append({"build": "rebuild after an edit of utils/mmids.py", "seconds": seconds,
-                     "pages_executed": executed})
+        rows.append(
+            {
+                "build": "rebuild after an edit of utils/mmids.py",
+                "seconds": seconds,
+                "pages_executed": executed,
+            }
+        )
     return rows
 
 
 def bench_seed_runner(runner, root):
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, str(runner), str(root)], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, str(runner), str(root)], capture_output=True, text=True
+    )
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"{runner} failed:\n{result.stderr[-3000:]}")
@@ -171,20 +204,31 @@ def bench_seed_runner(runner, root):
 
 def machine():
     cpuinfo = Path("/proc/cpuinfo")
-    names = re.findall(r"^model name\s*:\s*(.*)$", cpuinfo.read_text(), flags=re.M) if (
-        cpuinfo.is_file()) else []
-    return {"cpu": names[0] if names else platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    names = (
+        re.findall(r"^model name\s*:\s*(.*)$", cpuinfo.read_text(), flags=re.M)
+        if (cpuinfo.is_file())
+        else []
+    )
+    return {
+        "cpu": names[0] if names else platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainings-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--training", action="append", choices=list(TRAININGS),
-                        help="only this training (repeatable); default: all four")
+    parser.add_argument(
+        "--training",
+        action="append",
+        choices=list(TRAININGS),
+        help="only this training (repeatable); default: all four",
+    )
     parser.add_argument("--device", default=None, help="default: mmids.get_device()")
     parser.add_argument("--data", type=Path, default=None, help="default: mmids.data_dir()")
     parser.add_argument("--seed-runner", type=Path, default=None)
@@ -194,8 +238,11 @@ def main(argv=None):
     device = torch.device(args.device) if args.device else mmids.get_device()
     root = args.data.resolve() if args.data else mmids.data_dir()
     report = {"machine": machine(), "device": str(device), "repeat": args.repeat}
-    print(f"Benchmark on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
-          f"device {device}, median of {args.repeat}", flush=True)
+    print(
+        f"Benchmark on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
+        f"device {device}, median of {args.repeat}",
+        flush=True,
+    )
     report["trainings"] = bench_trainings(args.repeat, device, root, args.training or TRAININGS)
     if not args.trainings_only:
         if args.seed_runner:
@@ -205,7 +252,8 @@ def main(argv=None):
         report["builds"] = bench_build(args.venv.resolve())
         if args.seed_runner:
             report["cold_build_over_seed_runner"] = (
-                report["builds"][0]["seconds"] / report["seed_runner"]["seconds"])
+                report["builds"][0]["seconds"] / report["seed_runner"]["seconds"]
+            )
     print_table(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -214,18 +262,23 @@ def main(argv=None):
 
 
 def print_table(report):
-    print(f"\n| training | textbook path (s) | fast path (s) | speed-up | textbook accuracy "
-          f"| fast accuracy |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        "\n| training | textbook path (s) | fast path (s) | speed-up | textbook accuracy "
+        "| fast accuracy |\n|---|---:|---:|---:|---:|---:|"
+    )
     for row in report["trainings"]:
-        print(f"| {row['training']} | {row['textbook_seconds']:.1f} | {row['fast_seconds']:.1f} "
-              f"| {row['speedup']:.1f}x | {100 * row['textbook_accuracy']:.1f} % "
-              f"| {100 * row['fast_accuracy']:.1f} % |")
+        print(
+            f"| {row['training']} | {row['textbook_seconds']:.1f} | {row['fast_seconds']:.1f} "
+            f"| {row['speedup']:.1f}x | {100 * row['textbook_accuracy']:.1f} % "
+            f"| {100 * row['fast_accuracy']:.1f} % |"
+        )
     if "builds" in report:
         print("\n| build | seconds | pages executed |\n|---|---:|---:|")
         for row in report["builds"]:
             print(f"| {row['build']} | {row['seconds']:.1f} | {row['pages_executed']} |")
     if "seed_runner" in report:
-        print(f"| chapter's code as written (run_seed.py) | {report['seed_runner']['seconds']:.1f} | |")
+        seconds = report["seed_runner"]["seconds"]
+        print(f"| chapter's code as written (run_seed.py) | {seconds:.1f} | |")
         print(f"\nCold build / code as written: {report['cold_build_over_seed_runner']:.2f}")
 
 

@@ -55,8 +55,10 @@ def open_cache(cache_dir, key):
     if stamp.is_file() and stamp.read_text().strip() == key and cache_dir.is_dir():
         return get_cache(str(cache_dir))
     if cache_dir.exists():
-        print("execute_pages: utils/mmids.py, requirements.txt, MMIDS_DEVICE or "
-              f"MMIDS_PROGRESS changed: emptying {cache_dir}")
+        print(
+            "execute_pages: utils/mmids.py, requirements.txt, MMIDS_DEVICE or MMIDS_PROGRESS "
+            f"changed: emptying {cache_dir}"
+        )
         shutil.rmtree(cache_dir)
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
     cache = get_cache(str(cache_dir))
@@ -126,7 +128,8 @@ def execute_pages(pages, cache_dir, jobs, timeout, extensions=None):
                 uri = str(Path(page).resolve())
                 cache.cache_notebook_bundle(
                     CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
-                    check_validity=False, overwrite=True,
+                    check_validity=False,
+                    overwrite=True,
                 )
                 print(f"  {page}: {seconds:.1f} s")
                 times[str(page)] = round(seconds, 1)
@@ -169,9 +172,14 @@ def main(argv=None):
     execute = config.get("execute", {})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", type=Path, help="default: the pages of _toc.yml")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("MMIDS_BUILD_JOBS", 0))
-                        or os.cpu_count() or 1)
-    parser.add_argument("--cache", type=Path, default=Path(execute.get("cache") or "_build/.jupyter_cache"))
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("MMIDS_BUILD_JOBS", 0)) or os.cpu_count() or 1,
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=Path(execute.get("cache") or "_build/.jupyter_cache")
+    )
     args = parser.parse_args(argv)
     pages = args.pages or toc_pages()
     timeout = int(execute.get("timeout", 1200))

@@ -5,8 +5,9 @@ Usage: python scripts/make_reference_notebooks.py chapters/02_autodiff.md [...]
 For each MyST page ``chapters/NN_topic.md`` this writes the paired, executed
 ``chapters/NN_topic.ipynb`` that nbval compares against (``make notebooks`` runs it on
 every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references
-hold CPU results, and with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and no timings are recorded, so regenerating an
-unchanged page gives an unchanged file (up to the training cells' outputs).
+hold CPU results, and with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and
+no timings are recorded, so regenerating an unchanged page gives an unchanged file (up to
+the training cells' outputs).
 A page whose execution fails leaves its previous reference untouched.
 Pages run ``MMIDS_BUILD_JOBS`` at a time (default: the number of CPU cores), each kernel
 with cores / jobs PyTorch threads.
@@ -64,7 +65,7 @@ if __name__ == "__main__":
     jobs = max(1, min(len(pages), int(os.environ.get("MMIDS_BUILD_JOBS", 0)) or os.cpu_count()))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        failures = [page for page, ok in zip(pages, pool.map(_try, pages, [threads] * len(pages)))
-                    if not ok]
+        outcomes = pool.map(_try, pages, [threads] * len(pages))
+        failures = [page for page, ok in zip(pages, outcomes, strict=True) if not ok]
     if failures:
         raise SystemExit(f"execution failed (references kept): {' '.join(failures)}")

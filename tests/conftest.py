@@ -27,10 +27,26 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 
 
+def toc_files(entry):
+    """The ``file`` entries of (part of) a table of contents, at any depth, in order."""
+    if isinstance(entry, list):
+        return [name for item in entry for name in toc_files(item)]
+    if not isinstance(entry, dict):
+        return []
+    found = [entry["file"]] if "file" in entry else []
+    for key in ("parts", "chapters", "sections"):
+        found += toc_files(entry.get(key, []))
+    return found
+
+
 def chapter_pages():
-    """Paths (without suffix) of the chapter pages, in the order of _toc.yml."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [ROOT / entry["file"] for entry in toc["chapters"]]
+    """Paths (without suffix) of the pages that _toc.yml lists below its root, in order.
+
+    Parts, chapters and sections at any depth are all pages; a new page needs only its
+    line in _toc.yml (and its reference notebook, made by `make notebooks`).
+    """
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [ROOT / Path(name).with_suffix("") for name in toc_files(toc) if name != toc["root"]]
 
 
 def pytest_collection_modifyitems(session, config, items):

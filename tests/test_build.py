@@ -53,7 +53,10 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
     result = subprocess.run(
         # -o: never (re)install; this environment is the one under test.
         ["make", "build", f"VENV={venv}", "-o", f"{venv}/.installed"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     log = result.stdout + result.stderr
     assert result.returncode != 0
@@ -68,9 +71,17 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
 def test_make_passes_a_relative_mmids_data_dir_to_the_pages_as_an_absolute_path():
     # Pages execute in chapters/, so a relative folder must be resolved before they start.
     result = subprocess.run(
-        ["make", "--no-print-directory", "--eval", "show-data-dir: ; @echo $$MMIDS_DATA_DIR",
-         "show-data-dir"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            "make",
+            "--no-print-directory",
+            "--eval",
+            "show-data-dir: ; @echo $$MMIDS_DATA_DIR",
+            "show-data-dir",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "MMIDS_DATA_DIR": "some/relative/folder"},
     )
     assert result.returncode == 0, result.stderr
@@ -80,9 +91,17 @@ def test_make_passes_a_relative_mmids_data_dir_to_the_pages_as_an_absolute_path(
 def test_make_runs_the_pages_without_progress_bars():
     # The book and the reference notebooks must hold one line per epoch, not a bar.
     result = subprocess.run(
-        ["make", "--no-print-directory", "--eval", "show-progress: ; @echo $$MMIDS_PROGRESS",
-         "show-progress"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            "make",
+            "--no-print-directory",
+            "--eval",
+            "show-progress: ; @echo $$MMIDS_PROGRESS",
+            "show-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "MMIDS_PROGRESS": "1"},
     )
     assert result.returncode == 0, result.stderr

@@ -145,8 +145,9 @@ def test_check_data_accepts_the_intact_data_and_returns_every_file():
     files = mmids.check_data(download=False)
     assert len(files) == 10
     assert {p.relative_to(DATA).as_posix() for p in files} == set(mmids._DATA_FILES)
-    assert all(p.stat().st_size == mmids._DATA_FILES[p.relative_to(DATA).as_posix()][0]
-               for p in files)
+    assert all(
+        p.stat().st_size == mmids._DATA_FILES[p.relative_to(DATA).as_posix()][0] for p in files
+    )
 
 
 def test_check_data_rejects_an_unknown_data_set_name():
@@ -159,8 +160,10 @@ def test_check_data_rejects_an_unknown_data_set_name():
 
 @pytest.mark.parametrize(
     "how, expected",
-    [({"keep_bytes": 1000}, "truncated: 1000 bytes, expected 7840016"),
-     ({"flip_at": 5000}, "sha256 differs")],
+    [
+        ({"keep_bytes": 1000}, "truncated: 1000 bytes, expected 7840016"),
+        ({"flip_at": 5000}, "sha256 differs"),
+    ],
     ids=["truncated", "one byte changed"],
 )
 def test_check_data_names_a_damaged_image_file_and_leaves_it_as_it_is(
@@ -233,14 +236,17 @@ def test_missing_image_files_are_downloaded_from_a_mirror_and_verified(
 ):
     served, url = file_server
     for name in MNIST_FILES:
-        with open(DATA / "MNIST" / "raw" / name, "rb") as src, \
-                gzip.open(served / f"{name}.gz", "wb", compresslevel=1) as dst:
+        with (
+            open(DATA / "MNIST" / "raw" / name, "rb") as src,
+            gzip.open(served / f"{name}.gz", "wb", compresslevel=1) as dst,
+        ):
             shutil.copyfileobj(src, dst)
     monkeypatch.setattr(datasets.MNIST, "mirrors", [CLOSED_PORT, url])  # first one fails
     test_set = mmids.load_image_dataset("MNIST", train=False, root=tmp_path)
     assert len(test_set) == 10_000
     assert files_under(tmp_path) == ["MNIST", "MNIST/raw"] + [
-        f"MNIST/raw/{n}" for n in sorted(MNIST_FILES)]
+        f"MNIST/raw/{n}" for n in sorted(MNIST_FILES)
+    ]
     for name in MNIST_FILES:
         got, want = tmp_path / "MNIST" / "raw" / name, DATA / "MNIST" / "raw" / name
         assert got.read_bytes() == want.read_bytes()
@@ -321,7 +327,11 @@ def make_data(data_dir):
         env[var] = "http://127.0.0.1:9"  # offline even where the network is up
     return subprocess.run(
         ["make", "--no-print-directory", "data", f"VENV={venv}", "-o", f"{venv}/.installed"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 
@@ -339,7 +349,8 @@ def test_make_data_in_an_empty_folder_fails_naming_each_file_and_writes_nothing(
         assert f"{tmp_path / rel}: missing" in result.stderr
     assert f"MMIDS_DATA_DIR={tmp_path}" in result.stderr
     assert "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz" in (
-        result.stderr)
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert files_under(tmp_path) == []
 

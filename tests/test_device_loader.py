@@ -24,9 +24,9 @@ def epochs_of(loader, epochs):
 
 def assert_same_batches(expected, actual):
     assert len(actual) == len(expected)
-    for epoch_expected, epoch_actual in zip(expected, actual):
+    for epoch_expected, epoch_actual in zip(expected, actual, strict=True):
         assert len(epoch_actual) == len(epoch_expected)
-        for (X, y), (X_fast, y_fast) in zip(epoch_expected, epoch_actual):
+        for (X, y), (X_fast, y_fast) in zip(epoch_expected, epoch_actual, strict=True):
             assert X_fast.dtype == X.dtype and y_fast.dtype == y.dtype
             assert torch.equal(X_fast, X)  # bit for bit: ToTensor is uint8.float() / 255
             assert torch.equal(y_fast, y)
@@ -34,10 +34,18 @@ def assert_same_batches(expected, actual):
 
 @pytest.mark.parametrize("batch_size", [32, 50, 7])  # 2,000 = 62 * 32 + 16 = 40 * 50
 def test_same_batches_as_a_dataloader_with_a_seeded_generator(mnist_test_set, batch_size):
-    loader = DataLoader(mnist_test_set, batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(535))
-    fast = mmids.DeviceDataLoader(mnist_test_set, batch_size=batch_size, shuffle=True,
-                                  generator=torch.Generator().manual_seed(535))
+    loader = DataLoader(
+        mnist_test_set,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(535),
+    )
+    fast = mmids.DeviceDataLoader(
+        mnist_test_set,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(535),
+    )
     assert len(fast) == len(loader)
     assert_same_batches(epochs_of(loader, 3), epochs_of(fast, 3))
     # ... and they leave their generators in the same state.
@@ -84,8 +92,9 @@ def served_indices(X):
 
 def test_every_sample_once_per_epoch_in_a_new_order():
     n = 1000
-    fast = mmids.DeviceDataLoader(NumberedImages(n), batch_size=32, shuffle=True,
-                                  generator=torch.Generator().manual_seed(0))
+    fast = mmids.DeviceDataLoader(
+        NumberedImages(n), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     orders = []
     for _ in range(3):
         batches = list(fast)

@@ -7,7 +7,9 @@ import pytest
 from jupyter_cache.base import CacheBundleIn
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("execute_pages", ROOT / "scripts" / "execute_pages.py")
+spec = importlib.util.spec_from_file_location(
+    "execute_pages", ROOT / "scripts" / "execute_pages.py"
+)
 execute_pages = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(execute_pages)
 
@@ -67,8 +69,7 @@ def test_a_prose_edit_keeps_the_page_cached_and_a_code_edit_does_not(project):
 
 
 @pytest.mark.parametrize("change", ["helpers", "requirements", "device"])
-def test_a_change_of_helpers_requirements_or_device_empties_the_cache(project, monkeypatch,
-                                                                       change):
+def test_a_change_of_helpers_requirements_or_device_empties_the_cache(project, monkeypatch, change):
     page = project / "page.md"
     key = execute_pages.environment_key(project)
     cache_page(execute_pages.open_cache(project / "cache", key), page)
@@ -90,4 +91,6 @@ def test_toc_pages_lists_the_notebook_pages_of_the_toc_in_order():
 
     notebooks = [p for p in chapter_pages() if "kernelspec:" in p.with_suffix(".md").read_text()]
     assert notebooks
-    assert [ROOT / p for p in execute_pages.toc_pages()] == [p.with_suffix(".md") for p in notebooks]
+    assert [ROOT / p for p in execute_pages.toc_pages()] == [
+        p.with_suffix(".md") for p in notebooks
+    ]

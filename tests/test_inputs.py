@@ -67,7 +67,8 @@ def run_all(model, device, data=None):
     return {
         "train": lambda: mmids.train(data, model, loss_fn, optimizer, device),
         "training_loop": lambda: mmids.training_loop(
-            data, model, loss_fn, optimizer, device, epochs=1, verbose=False),
+            data, model, loss_fn, optimizer, device, epochs=1, verbose=False
+        ),
         "test": lambda: mmids.test(data, model, loss_fn, device),
         "predict_softmax": lambda: mmids.predict_softmax(data, model, device),
     }
@@ -108,9 +109,11 @@ def test_a_device_other_than_the_models_is_an_error_before_any_work(helper):
 @pytest.mark.parametrize("helper", HELPERS)
 @pytest.mark.parametrize(
     "model, device, error, message",
-    [(lambda x: x, "cpu", TypeError, "model must be a torch.nn.Module, got function"),
-     (nn.Linear(2, 3), 3.5, TypeError, "device must be a torch.device or a str, got float"),
-     (nn.Linear(2, 3), "gpu0", ValueError, "device 'gpu0' is not a device name")],
+    [
+        (lambda x: x, "cpu", TypeError, "model must be a torch.nn.Module, got function"),
+        (nn.Linear(2, 3), 3.5, TypeError, "device must be a torch.device or a str, got float"),
+        (nn.Linear(2, 3), "gpu0", ValueError, "device 'gpu0' is not a device name"),
+    ],
     ids=["function as model", "float as device", "unknown device name"],
 )
 def test_a_model_or_device_that_is_not_one_is_an_error(helper, model, device, error, message):

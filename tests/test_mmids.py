@@ -198,7 +198,9 @@ def test_training_loop_decreases_the_loss_and_reports_each_epoch(capsys):
     assert all(s > 0 for s in history["seconds"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4
-    for k, (line, loss, seconds) in enumerate(zip(lines, history["train_loss"], history["seconds"]), 1):
+    for k, (line, loss, seconds) in enumerate(
+        zip(lines, history["train_loss"], history["seconds"], strict=True), 1
+    ):
         assert line == f"Epoch {k}/4: train loss {loss:.4f}, {seconds:.1f} s"
 
 
@@ -220,7 +222,9 @@ def test_training_loop_records_the_test_accuracy_and_loss_of_every_epoch(capsys)
     )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    for line, loss, accuracy in zip(lines, history["train_loss"], history["test_accuracy"]):
+    for line, loss, accuracy in zip(
+        lines, history["train_loss"], history["test_accuracy"], strict=True
+    ):
         assert f"train loss {loss:.4f}, test accuracy {100 * accuracy:.1f} %, " in line
 
 
@@ -241,7 +245,7 @@ def test_the_progress_bar_changes_neither_the_losses_nor_the_weights():
     with_bar, weights_with_bar = seeded_run(progress=True)
     without_bar, weights_without_bar = seeded_run(progress=False)
     assert with_bar["train_loss"] == without_bar["train_loss"]
-    for a, b in zip(weights_with_bar, weights_without_bar):
+    for a, b in zip(weights_with_bar, weights_without_bar, strict=True):
         assert torch.equal(a, b)
 
 
@@ -252,7 +256,7 @@ def test_the_progress_bar_shows_the_running_loss_and_leaves_only_the_epoch_lines
     assert "/60 [" in captured.err and "loss=" in captured.err  # 60 minibatches, 2 refreshes
     assert captured.out.splitlines() == [
         f"Epoch {k}/2: train loss {loss:.4f}, {s:.1f} s"
-        for k, loss, s in zip((1, 2), history["train_loss"], history["seconds"])
+        for k, loss, s in zip((1, 2), history["train_loss"], history["seconds"], strict=True)
     ]
 
 
@@ -416,7 +420,7 @@ def test_plot_samples_titles_each_image_with_its_class_and_is_reproducible():
     first = mmids.plot_samples(dataset, names, nrows=2, ncols=3, seed=7)
     second = mmids.plot_samples(dataset, names, nrows=2, ncols=3, seed=7)
     assert len(first.axes) == 6
-    for ax_1, ax_2 in zip(first.axes, second.axes):
+    for ax_1, ax_2 in zip(first.axes, second.axes, strict=True):
         shown = ax_1.images[0].get_array()
         index = next(i for i in range(20) if np.array_equal(images[i, 0].numpy(), shown))
         assert ax_1.get_title() == names[labels[index]]
@@ -436,7 +440,7 @@ def test_plot_samples_rejects_a_grid_larger_than_the_data_set():
 def count_pairs(true, predicted, k):
     """Confusion counts by a plain double loop, to check the vectorised version."""
     counts = [[0] * k for _ in range(k)]
-    for t, p in zip(true, predicted):
+    for t, p in zip(true, predicted, strict=True):
         counts[t][p] += 1
     return counts
 
@@ -487,7 +491,9 @@ def test_plot_confusion_matrix_writes_each_count_in_its_cell():
     names = ("cat", "dog", "owl")
     ax = mmids.plot_confusion_matrix(cm, names)
     assert len(ax.images) == 1
-    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    cells = {
+        (round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts
+    }
     assert cells == {(i, j): str(cm[i, j]) for i in range(3) for j in range(3)}
     assert [t.get_text() for t in ax.get_xticklabels()] == list(names)
     assert [t.get_text() for t in ax.get_yticklabels()] == list(names)
@@ -520,7 +526,7 @@ def test_plot_misclassified_shows_the_errors_in_order_with_prediction_and_truth(
     assert len(fig.axes) == 6
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 3
-    for ax, i in zip(shown, (1, 4, 7)):
+    for ax, i in zip(shown, (1, 4, 7), strict=True):
         assert np.array_equal(ax.images[0].get_array(), images[i, 0].numpy())
         assert ax.get_title() == f"{names[predicted[i]]}\n({names[true[i]]})"
     plt.close(fig)
@@ -529,7 +535,9 @@ def test_plot_misclassified_shows_the_errors_in_order_with_prediction_and_truth(
 def test_plot_misclassified_fills_at_most_the_grid_and_says_when_there_is_no_error():
     images = np.zeros((30, 28, 28), dtype=np.uint8)
     true = np.zeros(30, dtype=int)
-    fig = mmids.plot_misclassified(images, true, np.ones(30, dtype=int), ("a", "b"), nrows=2, ncols=4)
+    fig = mmids.plot_misclassified(
+        images, true, np.ones(30, dtype=int), ("a", "b"), nrows=2, ncols=4
+    )
     assert sum(1 for ax in fig.axes if ax.images) == 8
     fig = mmids.plot_misclassified(images, true, true, ("a", "b"), nrows=1, ncols=2)
     assert not any(ax.images for ax in fig.axes)
@@ -567,13 +575,20 @@ def test_plot_history_adds_the_test_loss_and_accuracy_of_a_real_run():
     model, loss_fn = nn.Linear(2, 3), nn.CrossEntropyLoss()
     loader = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)
     history = mmids.training_loop(
-        loader, model, loss_fn, torch.optim.Adam(model.parameters(), lr=0.05), "cpu",
-        epochs=2, verbose=False, test_loader=loader,
+        loader,
+        model,
+        loss_fn,
+        torch.optim.Adam(model.parameters(), lr=0.05),
+        "cpu",
+        epochs=2,
+        verbose=False,
+        test_loader=loader,
     )
     fig = mmids.plot_history(history)
     loss_ax, accuracy_ax = fig.axes
     assert [list(line.get_ydata()) for line in loss_ax.lines] == [
-        history["train_loss"], history["test_loss"]
+        history["train_loss"],
+        history["test_loss"],
     ]
     assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["training", "test"]
     (accuracy_line,) = accuracy_ax.lines

@@ -67,25 +67,39 @@ MNIST_CLASSES = tuple(str(d) for d in range(10))
 # The two tables come from the MMiDS textbook's repository (_CSV_BASE_URL).
 _DATA_FILES = {
     "MNIST/raw/train-images-idx3-ubyte": (
-        47040016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        47040016,
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    ),
     "MNIST/raw/train-labels-idx1-ubyte": (
-        60008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        60008,
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
     "MNIST/raw/t10k-images-idx3-ubyte": (
-        7840016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        7840016,
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    ),
     "MNIST/raw/t10k-labels-idx1-ubyte": (
-        10008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        10008,
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
     "FashionMNIST/raw/train-images-idx3-ubyte": (
-        47040016, "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        47040016,
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    ),
     "FashionMNIST/raw/train-labels-idx1-ubyte": (
-        60008, "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        60008,
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ),
     "FashionMNIST/raw/t10k-images-idx3-ubyte": (
-        7840016, "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        7840016,
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    ),
     "FashionMNIST/raw/t10k-labels-idx1-ubyte": (
-        10008, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
-    "SAHeart.csv": (
-        21415, "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac"),
-    "advertising.csv": (
-        4012, "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18"),
+        10008,
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
+    "SAHeart.csv": (21415, "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac"),
+    "advertising.csv": (4012, "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18"),
 }
 _CSV_BASE_URL = (
     "https://raw.githubusercontent.com/MMiDS-textbook/MMiDS-textbook.github.io/main/utils/datasets/"
@@ -277,10 +291,17 @@ def _fetch_into(path, size, sha256, sources, unreachable, reasons):
                 reasons.append(f"{url}: not tried, the host did not answer for a file above")
                 continue
             try:
-                got = Path(pooch.retrieve(
-                    url, known_hash=None, fname=f"{i}-{Path(url).name}", path=tmp,
-                    downloader=pooch.HTTPDownloader(progressbar=False, timeout=_DOWNLOAD_TIMEOUT),
-                ))
+                got = Path(
+                    pooch.retrieve(
+                        url,
+                        known_hash=None,
+                        fname=f"{i}-{Path(url).name}",
+                        path=tmp,
+                        downloader=pooch.HTTPDownloader(
+                            progressbar=False, timeout=_DOWNLOAD_TIMEOUT
+                        ),
+                    )
+                )
                 if gzipped:
                     with gzip.open(got) as src, open(Path(tmp) / path.name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
@@ -626,7 +647,9 @@ class DeviceDataLoader:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+            raise TypeError(
+                f"generator must be a torch.Generator or None, got {type(generator).__name__}."
+            )
         data = getattr(dataset, "data", None)
         targets = getattr(dataset, "targets", None)
         if not (
@@ -716,7 +739,9 @@ def _model_device(model, device):
     try:
         wanted = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device {device!r} is not a device name such as 'cpu' or 'cuda'.") from None
+        raise ValueError(
+            f"device {device!r} is not a device name such as 'cpu' or 'cuda'."
+        ) from None
     held = {t.device for t in [*model.parameters(), *model.buffers()]}
     if len(held) > 1:
         raise ValueError(
@@ -1180,12 +1205,10 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
 
     count = nrows * ncols
     if nrows < 1 or ncols < 1 or count > len(dataset):
-        raise ValueError(
-            f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}."
-        )
+        raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
     indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
-    for ax, i in zip(axes.flat, indices):
+    for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
         ax.imshow(np.asarray(img).squeeze(), cmap="binary")
         ax.set_title(class_names[label], fontsize=9)
@@ -1263,7 +1286,11 @@ def confusion_matrix(true_labels, predicted_labels, num_classes=None):
         num_classes = largest + 1
         if num_classes == 0:
             raise ValueError("no labels given: pass num_classes to get an all-zero matrix.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
     if largest >= num_classes:
         raise ValueError(
@@ -1324,11 +1351,22 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     for i in range(k):
         for j in range(k):
             dark = cm[i, j] > np.sqrt(top)  # the upper half of the log scale
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+            )
     slanted = max(len(str(name)) for name in class_names) > 2  # long names would overlap
-    ax.set_xticks(range(k), labels=list(class_names), rotation=45 if slanted else 0,
-                  ha="right" if slanted else "center")
+    ax.set_xticks(
+        range(k),
+        labels=list(class_names),
+        rotation=45 if slanted else 0,
+        ha="right" if slanted else "center",
+    )
     ax.set_yticks(range(k), labels=list(class_names))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -1378,16 +1416,16 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
     if images.ndim != 3:
-        raise ValueError(
-            f"images must have shape (N, H, W) or (N, 1, H, W), got {images.shape}."
-        )
+        raise ValueError(f"images must have shape (N, H, W) or (N, 1, H, W), got {images.shape}.")
     if not len(images) == len(true) == len(predicted):
         raise ValueError(
             f"need one label and one prediction per image, got {len(images)} images, "
             f"{len(true)} true labels and {len(predicted)} predictions."
         )
     if nrows < 1 or ncols < 1:
-        raise ValueError(f"the grid must have at least one row and one column, got {nrows} x {ncols}.")
+        raise ValueError(
+            f"the grid must have at least one row and one column, got {nrows} x {ncols}."
+        )
     largest = int(max(true.max(initial=0), predicted.max(initial=0)))
     if largest >= len(class_names):
         raise ValueError(f"label {largest} has no name among the {len(class_names)} class names.")
@@ -1395,10 +1433,11 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.75 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, i in zip(axes.flat, wrong):
+    for ax, i in zip(axes.flat, wrong, strict=False):  # the grid may have spare cells
         ax.imshow(images[i], cmap="binary")
-        ax.set_title(f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=8,
-                     color="tab:red")
+        ax.set_title(
+            f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=8, color="tab:red"
+        )
     if len(wrong) == 0:
         fig.suptitle("No misclassified image")
     fig.tight_layout()
@@ -1444,13 +1483,16 @@ def plot_history(history):
     epochs = list(history["epoch"])
     if not epochs:
         raise ValueError("history has no epoch to plot.")
-    keys = [key for key in ("train_loss", "test_loss", "test_accuracy", "seconds") if key in history]
+    keys = [
+        key for key in ("train_loss", "test_loss", "test_accuracy", "seconds") if key in history
+    ]
     lengths = {key: len(history[key]) for key in keys}
     if any(n != len(epochs) for n in lengths.values()):
         raise ValueError(f"history has {len(epochs)} epochs but lists of lengths {lengths}.")
     with_accuracy = "test_accuracy" in history
-    fig, axes = plt.subplots(1, 2 if with_accuracy else 1, figsize=(9 if with_accuracy else 4.5, 3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if with_accuracy else 1, figsize=(9 if with_accuracy else 4.5, 3), squeeze=False
+    )
     loss_ax = axes[0, 0]
     loss_ax.plot(epochs, history["train_loss"], "o-", label="training")
     if "test_loss" in history:
