@@ -18,6 +18,9 @@ export MMIDS_DATA_DIR := $(abspath $(MMIDS_DATA_DIR))
 endif
 # Silence debugpy's frozen-modules notice when kernels start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# What make runs (the book, the reference notebooks, the tests) shows one line per training
+# epoch and no progress bar; interactive runs keep theirs (see mmids.training_loop).
+export MMIDS_PROGRESS := 0
 
 .PHONY: help venv data mathjax build lint format test notebooks bench lock binder clean
 

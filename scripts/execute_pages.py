@@ -10,9 +10,9 @@ build then finds every page in the cache and executes nothing.
 
 It keys pages exactly as myst-nb does (the notebook myst-nb reads from the ``.md``: its code
 cells and kernel), so a page whose code changed is executed again, and a page whose prose
-alone changed is not. jupyter-cache does not see ``utils/mmids.py``, ``requirements.txt``
-or ``MMIDS_DEVICE``: the script keeps their hash next to the cache and empties the cache
-when it changes, so editing a helper re-executes every page.
+alone changed is not. jupyter-cache does not see ``utils/mmids.py``, ``requirements.txt``,
+``MMIDS_DEVICE`` or ``MMIDS_PROGRESS``: the script keeps their hash next to the cache and
+empties the cache when it changes, so editing a helper re-executes every page.
 
 A page that fails here is not cached and is only reported in one line: the build then
 executes it again and reports the failing cell in its log, and fails.
@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # Files and settings whose change can change any page's outputs although its code did not.
 KEY_FILES = ("utils/mmids.py", "requirements.txt")
-KEY_ENV = ("MMIDS_DEVICE",)
+KEY_ENV = ("MMIDS_DEVICE", "MMIDS_PROGRESS")
 
 
 def environment_key(root=ROOT):
@@ -56,8 +56,8 @@ def open_cache(cache_dir, key):
         return get_cache(str(cache_dir))
     if cache_dir.exists():
         print(
-            "execute_pages: utils/mmids.py, requirements.txt or MMIDS_DEVICE changed: "
-            f"emptying {cache_dir}"
+            "execute_pages: utils/mmids.py, requirements.txt, MMIDS_DEVICE or MMIDS_PROGRESS "
+            f"changed: emptying {cache_dir}"
         )
         shutil.rmtree(cache_dir)
     cache_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,9 @@ Usage: python scripts/make_reference_notebooks.py chapters/02_autodiff.md [...]
 For each MyST page ``chapters/NN_topic.md`` this writes the paired, executed
 ``chapters/NN_topic.ipynb`` that nbval compares against (``make notebooks`` runs it on
 every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references
-hold CPU results; cell ids are stable and no timings are recorded, so regenerating an
-unchanged page gives an unchanged file (up to the training cells' outputs).
+hold CPU results, and with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and
+no timings are recorded, so regenerating an unchanged page gives an unchanged file (up to
+the training cells' outputs).
 A page whose execution fails leaves its previous reference untouched.
 Pages run ``MMIDS_BUILD_JOBS`` at a time (default: the number of CPU cores), each kernel
 with cores / jobs PyTorch threads.
@@ -37,7 +38,7 @@ def make_reference(page, threads=None):
         record_timing=False,
         resources={"metadata": {"path": str(page.parent)}},
     )
-    env = {**os.environ, "MMIDS_DEVICE": "cpu"}
+    env = {**os.environ, "MMIDS_DEVICE": "cpu", "MMIDS_PROGRESS": "0"}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     client.execute(env=env)

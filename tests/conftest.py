@@ -2,6 +2,8 @@
 
 The unit tests draw figures without a screen, and the nbval run must cover every chapter
 page listed in _toc.yml: collecting fewer notebooks is an error, not a silent pass.
+The notebooks run without progress bars: nbval's kernels inherit this process's
+environment, so MMIDS_PROGRESS=0 set here reaches them.
 """
 
 import os
@@ -12,6 +14,8 @@ import pytest
 import yaml
 
 matplotlib.use("Agg")
+# Kernels started by the tests (nbval, nbclient) show one line per epoch, no progress bar.
+os.environ["MMIDS_PROGRESS"] = "0"
 
 # Under pytest-xdist, share the cores between the workers' notebook kernels (they inherit
 # this environment) instead of letting each PyTorch take them all.

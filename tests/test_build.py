@@ -102,3 +102,23 @@ def test_make_passes_a_relative_mmids_data_dir_to_the_pages_as_an_absolute_path(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(ROOT / "some" / "relative" / "folder")
+
+
+def test_make_runs_the_pages_without_progress_bars():
+    # The book and the reference notebooks must hold one line per epoch, not a bar.
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "--eval",
+            "show-progress: ; @echo $$MMIDS_PROGRESS",
+            "show-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MMIDS_PROGRESS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"

@@ -192,9 +192,130 @@ def test_training_loop_decreases_the_loss_and_reports_each_epoch(capsys):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     loader = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)
     history = mmids.training_loop(loader, model, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=4)
-    assert len(history) == 4 and history[-1] < history[0]
+    assert set(history) == {"epoch", "train_loss", "seconds"}
+    assert history["epoch"] == [1, 2, 3, 4]
+    assert len(history["train_loss"]) == 4 and history["train_loss"][-1] < history["train_loss"][0]
+    assert all(s > 0 for s in history["seconds"])
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == [f"Epoch {k}/4" for k in range(1, 5)]
+    assert len(lines) == 4
+    for k, (line, loss, seconds) in enumerate(
+        zip(lines, history["train_loss"], history["seconds"], strict=True), 1
+    ):
+        assert line == f"Epoch {k}/4: train loss {loss:.4f}, {seconds:.1f} s"
+
+
+def test_training_loop_records_the_test_accuracy_and_loss_of_every_epoch(capsys):
+    X, y = blobs(n=120)
+    X_test, y_test = blobs(n=60, seed=1)
+    torch.manual_seed(0)
+    model, loss_fn = nn.Linear(2, 3), nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loader = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)
+    test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=16)
+    history = mmids.training_loop(
+        loader, model, loss_fn, optimizer, "cpu", epochs=2, test_loader=test_loader
+    )
+    assert len(history["test_accuracy"]) == len(history["test_loss"]) == 2
+    # The last entries are those of the trained model.
+    assert (history["test_accuracy"][-1], history["test_loss"][-1]) == mmids.test(
+        test_loader, model, loss_fn, "cpu"
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line, loss, accuracy in zip(
+        lines, history["train_loss"], history["test_accuracy"], strict=True
+    ):
+        assert f"train loss {loss:.4f}, test accuracy {100 * accuracy:.1f} %, " in line
+
+
+def seeded_run(progress, steps=60, epochs=2):
+    """Train a small classifier from a fixed seed; return its history and weights."""
+    X, y = blobs(n=2 * steps)
+    torch.manual_seed(3)
+    model = nn.Linear(2, 3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    loader = DataLoader(TensorDataset(X, y), batch_size=2, shuffle=True)  # `steps` minibatches
+    history = mmids.training_loop(
+        loader, model, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=epochs, progress=progress
+    )
+    return history, [p.detach().clone() for p in model.parameters()]
+
+
+def test_the_progress_bar_changes_neither_the_losses_nor_the_weights():
+    with_bar, weights_with_bar = seeded_run(progress=True)
+    without_bar, weights_without_bar = seeded_run(progress=False)
+    assert with_bar["train_loss"] == without_bar["train_loss"]
+    for a, b in zip(weights_with_bar, weights_without_bar, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_progress_bar_shows_the_running_loss_and_leaves_only_the_epoch_lines(capsys):
+    history, _ = seeded_run(progress=True)
+    captured = capsys.readouterr()
+    assert "Epoch 1/2" in captured.err and "Epoch 2/2" in captured.err  # the bars (stderr)
+    assert "/60 [" in captured.err and "loss=" in captured.err  # 60 minibatches, 2 refreshes
+    assert captured.out.splitlines() == [
+        f"Epoch {k}/2: train loss {loss:.4f}, {s:.1f} s"
+        for k, loss, s in zip((1, 2), history["train_loss"], history["seconds"], strict=True)
+    ]
+
+
+class RecordingBar:
+    """Stands for tqdm: records what the training loop asks of its bar."""
+
+    made = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.updates, self.postfixes, self.closed = kwargs, 0, [], False
+        RecordingBar.made.append(self)
+
+    def update(self, n):
+        self.updates += n
+
+    def set_postfix(self, **values):
+        self.postfixes.append(values)
+
+    def close(self):
+        self.closed = True
+
+
+def test_the_bar_reads_the_running_loss_only_every_50_minibatches(monkeypatch):
+    RecordingBar.made = []
+    monkeypatch.setattr(mmids, "_tqdm", lambda: RecordingBar)
+    seeded_run(progress=True, steps=120, epochs=1)
+    (bar,) = RecordingBar.made
+    assert bar.kwargs["total"] == 120 and bar.kwargs["leave"] is False
+    assert bar.updates == 120 and bar.closed
+    assert len(bar.postfixes) == 2  # after minibatches 50 and 100: two host reads, not 120
+    assert all(float(p["loss"]) > 0 for p in bar.postfixes)
+
+
+def test_the_running_loss_of_the_bar_is_the_sample_weighted_mean_so_far(monkeypatch):
+    RecordingBar.made = []
+    monkeypatch.setattr(mmids, "_tqdm", lambda: RecordingBar)
+    progress = mmids._EpochProgress(total=4, desc="Epoch 1/1", every=2)
+    for loss, n in [(1.0, 2), (4.0, 1), (0.5, 4), (0.5, 4)]:
+        progress.observe(torch.tensor(loss), n)
+    assert RecordingBar.made[0].postfixes == [{"loss": "2.0000"}, {"loss": "0.9091"}]  # 6/3, 10/11
+
+
+@pytest.mark.parametrize("setting, shown", [("0", False), ("off", False), ("1", True), ("", True)])
+def test_mmids_progress_turns_the_bars_off_or_on(monkeypatch, capsys, setting, shown):
+    monkeypatch.setenv("MMIDS_PROGRESS", setting)
+    seeded_run(progress=None, steps=5, epochs=1)
+    assert ("Epoch 1/1" in capsys.readouterr().err) is shown
+
+
+def test_mmids_progress_rejects_a_setting_it_does_not_understand(monkeypatch):
+    monkeypatch.setenv("MMIDS_PROGRESS", "maybe")
+    with pytest.raises(ValueError, match="MMIDS_PROGRESS"):
+        seeded_run(progress=None, steps=5, epochs=1)
+
+
+def test_the_test_suite_turns_the_progress_bars_off_for_the_notebook_kernels():
+    import os
+
+    assert os.environ["MMIDS_PROGRESS"] == "0"  # set by conftest.py; nbval's kernels inherit it
 
 
 def test_training_loop_is_silent_when_not_verbose(capsys):
@@ -202,8 +323,10 @@ def test_training_loop_is_silent_when_not_verbose(capsys):
     model = nn.Linear(2, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     loader = DataLoader(TensorDataset(X, y), batch_size=16)
-    mmids.training_loop(loader, model, nn.CrossEntropyLoss(), optimizer, "cpu", verbose=False)
-    assert capsys.readouterr().out == ""
+    mmids.training_loop(
+        loader, model, nn.CrossEntropyLoss(), optimizer, "cpu", verbose=False, progress=True
+    )
+    assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize("epochs", [0, -1, 2.0])
@@ -309,3 +432,213 @@ def test_plot_samples_rejects_a_grid_larger_than_the_data_set():
     dataset = TensorDataset(torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="grid"):
         mmids.plot_samples(dataset, ("a",), nrows=2, ncols=3)
+
+
+# ----------------------------------------------------- errors and learning curves
+
+
+def count_pairs(true, predicted, k):
+    """Confusion counts by a plain double loop, to check the vectorised version."""
+    counts = [[0] * k for _ in range(k)]
+    for t, p in zip(true, predicted, strict=True):
+        counts[t][p] += 1
+    return counts
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n=st.integers(1, 200),
+    k=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_confusion_matrix_counts_every_pair_of_classes(n, k, seed):
+    rng = np.random.default_rng(seed)
+    true, predicted = rng.integers(0, k, size=n), rng.integers(0, k, size=n)
+    cm = mmids.confusion_matrix(true, predicted, num_classes=k)
+    assert cm.shape == (k, k) and cm.dtype == np.int64
+    assert cm.tolist() == count_pairs(true, predicted, k)
+    assert cm.sum() == n and np.trace(cm) == np.sum(true == predicted)
+
+
+def test_confusion_matrix_takes_tensors_and_puts_true_classes_in_rows():
+    true = torch.tensor([0, 0, 1, 2, 2, 2])
+    predicted = torch.tensor([0, 1, 1, 2, 0, 2])
+    cm = mmids.confusion_matrix(true, predicted)
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert mmids.confusion_matrix(true, predicted, num_classes=5).shape == (5, 5)
+
+
+@pytest.mark.parametrize(
+    "true, predicted, num_classes, message",
+    [
+        ([0, 1, 2], [0, 1], None, "same length"),
+        ([[0, 1]], [[0, 1]], None, "1-D"),
+        ([0.0, 1.0], [0, 1], None, "integer"),
+        ([0, -1], [0, 1], None, "negative"),
+        ([0, 3], [0, 1], 3, "out of range"),
+        ([0, 1], [0, 1], 0, "positive integer"),
+        ([], [], None, "num_classes"),
+    ],
+    ids=["lengths", "2-D", "floats", "negative", "too large", "zero classes", "empty"],
+)
+def test_confusion_matrix_rejects_bad_labels(true, predicted, num_classes, message):
+    with pytest.raises(ValueError, match=message):
+        mmids.confusion_matrix(np.array(true), np.array(predicted), num_classes=num_classes)
+
+
+def test_plot_confusion_matrix_writes_each_count_in_its_cell():
+    cm = np.array([[5, 1, 0], [2, 7, 0], [0, 3, 9]])
+    names = ("cat", "dog", "owl")
+    ax = mmids.plot_confusion_matrix(cm, names)
+    assert len(ax.images) == 1
+    cells = {
+        (round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts
+    }
+    assert cells == {(i, j): str(cm[i, j]) for i in range(3) for j in range(3)}
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(names)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(names)
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "cm, names, message",
+    [
+        (np.ones((2, 3), dtype=int), ("a", "b"), "square"),
+        (np.ones((2, 2), dtype=int), ("a",), "name the 2 classes"),
+        (np.full((2, 2), 0.5), ("a", "b"), "integer"),
+        (np.array([[1, -1], [0, 1]]), ("a", "b"), "non-negative"),
+    ],
+    ids=["not square", "names", "floats", "negative"],
+)
+def test_plot_confusion_matrix_rejects_bad_input(cm, names, message):
+    with pytest.raises(ValueError, match=message):
+        mmids.plot_confusion_matrix(cm, names)
+
+
+def test_plot_misclassified_shows_the_errors_in_order_with_prediction_and_truth():
+    images = torch.rand(10, 1, 28, 28)
+    true = torch.arange(10) % 3
+    predicted = true.clone()
+    predicted[[1, 4, 7]] = (true[[1, 4, 7]] + 1) % 3  # three errors
+    names = ("cat", "dog", "owl")
+    fig = mmids.plot_misclassified(images, true, predicted, names, nrows=2, ncols=3)
+    assert len(fig.axes) == 6
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 3
+    for ax, i in zip(shown, (1, 4, 7), strict=True):
+        assert np.array_equal(ax.images[0].get_array(), images[i, 0].numpy())
+        assert ax.get_title() == f"{names[predicted[i]]}\n({names[true[i]]})"
+    plt.close(fig)
+
+
+def test_plot_misclassified_fills_at_most_the_grid_and_says_when_there_is_no_error():
+    images = np.zeros((30, 28, 28), dtype=np.uint8)
+    true = np.zeros(30, dtype=int)
+    fig = mmids.plot_misclassified(
+        images, true, np.ones(30, dtype=int), ("a", "b"), nrows=2, ncols=4
+    )
+    assert sum(1 for ax in fig.axes if ax.images) == 8
+    fig = mmids.plot_misclassified(images, true, true, ("a", "b"), nrows=1, ncols=2)
+    assert not any(ax.images for ax in fig.axes)
+    assert fig._suptitle.get_text() == "No misclassified image"
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "images, true, predicted, message",
+    [
+        (np.zeros((3, 28, 28)), [0, 1], [0, 1], "one label"),
+        (np.zeros((2, 28)), [0, 1], [0, 1], "shape"),
+        (np.zeros((2, 28, 28)), [0, 5], [0, 1], "no name"),
+    ],
+    ids=["lengths", "image shape", "unnamed label"],
+)
+def test_plot_misclassified_rejects_bad_input(images, true, predicted, message):
+    with pytest.raises(ValueError, match=message):
+        mmids.plot_misclassified(images, np.array(true), np.array(predicted), ("a", "b"))
+
+
+def test_plot_history_draws_the_training_loss():
+    history = {"epoch": [1, 2, 3], "train_loss": [0.9, 0.5, 0.4], "seconds": [1.0, 1.0, 1.0]}
+    fig = mmids.plot_history(history)
+    (ax,) = fig.axes
+    (line,) = ax.lines
+    assert list(line.get_xdata()) == [1, 2, 3] and list(line.get_ydata()) == [0.9, 0.5, 0.4]
+    assert ax.get_xlabel() == "epoch"
+    plt.close(fig)
+
+
+def test_plot_history_adds_the_test_loss_and_accuracy_of_a_real_run():
+    X, y = blobs()
+    torch.manual_seed(0)
+    model, loss_fn = nn.Linear(2, 3), nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)
+    history = mmids.training_loop(
+        loader,
+        model,
+        loss_fn,
+        torch.optim.Adam(model.parameters(), lr=0.05),
+        "cpu",
+        epochs=2,
+        verbose=False,
+        test_loader=loader,
+    )
+    fig = mmids.plot_history(history)
+    loss_ax, accuracy_ax = fig.axes
+    assert [list(line.get_ydata()) for line in loss_ax.lines] == [
+        history["train_loss"],
+        history["test_loss"],
+    ]
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["training", "test"]
+    (accuracy_line,) = accuracy_ax.lines
+    assert np.allclose(accuracy_line.get_ydata(), 100 * np.array(history["test_accuracy"]))
+    assert "%" in accuracy_ax.get_ylabel()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "history, message",
+    [
+        ([0.5, 0.4], "lacks"),
+        ({"epoch": [1, 2], "test_loss": [0.5, 0.4]}, "train_loss"),
+        ({"epoch": [], "train_loss": []}, "no epoch"),
+        ({"epoch": [1, 2], "train_loss": [0.5]}, "lengths"),
+    ],
+    ids=["a list", "no training loss", "empty", "lengths"],
+)
+def test_plot_history_rejects_what_training_loop_does_not_return(history, message):
+    with pytest.raises(ValueError, match=message):
+        mmids.plot_history(history)
+
+
+# -------------------------------------------------------------------------- pages
+
+
+def test_glue_hands_the_string_to_myst_nb_inside_a_kernel():
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import mmids\nmmids.glue("cnn_accuracy", "98.7 %")')]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    (output,) = nb.cells[0].outputs
+    assert output.output_type == "display_data"
+    assert output.metadata["scrapbook"]["name"] == "cnn_accuracy"
+    # display=False: a hidden mime type that myst-nb's {glue:text} role reads, none shown.
+    assert output.data == {"application/papermill.record/text/plain": "'98.7 %'"}
+
+
+def test_glue_does_nothing_without_myst_nb(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as in Colab: import fails
+    assert mmids.glue("cnn_accuracy", "98.7 %") is None
+    assert capsys.readouterr() == ("", "")
+
+
+def test_glue_wants_an_identifier_and_a_formatted_string():
+    with pytest.raises(TypeError, match="formatted string"):
+        mmids.glue("cnn_accuracy", 0.987)
+    with pytest.raises(ValueError, match="identifier"):
+        mmids.glue("cnn accuracy", "98.7 %")

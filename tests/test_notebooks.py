@@ -64,6 +64,11 @@ def test_reference_notebook_is_fully_executed_without_stray_output(page):
         text = text_of(out)
         assert "Warning" not in text, f"cell {i}: {text[:200]}"
         assert not re.search(r"\b0x[0-9a-f]{6,}", text), f"cell {i} shows an address"
+        # No progress bar: neither a widget nor a text bar's carriage returns.
+        assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), (
+            f"cell {i} shows a widget (a progress bar? the pages run with MMIDS_PROGRESS=0)"
+        )
+        assert "\r" not in text, f"cell {i} shows a progress bar: {text[:200]!r}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=IDS)
@@ -117,3 +122,45 @@ def test_reference_notebook_shows_the_values_the_chapter_implies(name):
     printed = "".join(text_of(out) for _, out in outputs(nb))
     for value in EXPECTED[name]:
         assert value in printed, f"{name} does not print {value!r}"
+
+
+GLUE_MIME = "application/papermill.record/text/plain"
+# Glued in the chapter and pasted by the execution report: the four test accuracies.
+ACCURACY_KEYS = {
+    "05_mnist_logistic": "logistic_accuracy",
+    "06_neural_networks": "mlp_accuracy",
+    "07_cnn": "cnn_accuracy",
+    "08_fashion_mnist": "fmnist_accuracy",
+}
+
+
+def glued(nb):
+    """{key: (cell index, value as written)} of the values a notebook glues."""
+    found = {}
+    for i, out in outputs(nb):
+        if out.output_type == "display_data" and GLUE_MIME in out.get("data", {}):
+            key = out.metadata["scrapbook"]["name"]
+            assert key not in found, f"{key!r} glued twice (cells {found[key][0]} and {i})"
+            found[key] = (i, out.data[GLUE_MIME].strip("'"))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_every_number_pasted_in_the_prose_is_glued_and_printed_by_the_same_cell(page):
+    nb = jupytext.read(page.with_suffix(".ipynb"))
+    values = glued(nb)
+    pasted = set(re.findall(r"\{glue(?::\w+)?\}`([^`]+)`", page.with_suffix(".md").read_text()))
+    assert pasted <= set(values), f"pasted but never glued: {sorted(pasted - set(values))}"
+    for key, (i, value) in values.items():
+        printed = "".join(text_of(out) for out in nb.cells[i].outputs)
+        # Colab cannot paste glued values: the reader finds the number printed just above.
+        assert value in printed, f"{key}: {value!r} is glued but cell {i} does not print it"
+
+
+@pytest.mark.parametrize("name", sorted(ACCURACY_KEYS))
+def test_each_training_page_glues_its_test_accuracy_as_a_percentage(name):
+    page = next(p for p in PAGES if p.name == name)
+    values = glued(jupytext.read(page.with_suffix(".ipynb")))
+    key = ACCURACY_KEYS[name]
+    assert key in values, f"{name} does not glue {key}"
+    assert re.fullmatch(r"\d{1,2}\.\d %", values[key][1]), values[key][1]
