@@ -13,7 +13,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DATASETS", "DataError", "DataSet", "check_data", "data_dir"]
+__all__ = ["DATASETS", "DataError", "DataSet", "check_data", "data_dir", "resolve_root"]
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,18 @@ def data_dir():
 
 
 def resolve_root(root):
-    """``root`` as an absolute path, or :func:`data_dir` when it is None."""
+    """The data folder a helper was given, as an absolute path.
+
+    Parameters
+    ----------
+    root : str, os.PathLike or None
+        A folder (``~`` expanded, relative to the working directory), or None.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root`` resolved, or :func:`data_dir` when ``root`` is None.
+    """
     return data_dir() if root is None else Path(root).expanduser().resolve()
 
 

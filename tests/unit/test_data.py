@@ -173,12 +173,19 @@ def test_the_registry_lists_the_mirrors_torchvision_lists(name):
 def test_the_registry_names_the_files_of_a_data_set_by_their_place_in_the_data_folder():
     assert mmids_data.DATASETS["SAHeart.csv"].paths() == ["SAHeart.csv"]
     assert mmids_data.DATASETS["MNIST"].paths()[0] == "MNIST/raw/train-images-idx3-ubyte"
-    assert isinstance(mmids_data.DATASETS["MNIST"], mmids_data.DataSet)
+    pair = mmids_data.DataSet("pair/raw", {"a": (1, "0" * 64), "b": (2, "1" * 64)}, (), False)
+    assert pair.paths() == ["pair/raw/a", "pair/raw/b"]
 
 
 def test_data_dir_is_the_repository_data_folder_by_default(monkeypatch):
     monkeypatch.delenv("MMIDS_DATA_DIR", raising=False)
     assert mmids.data_dir() == ROOT / "data"
+
+
+def test_a_given_data_folder_is_resolved_and_none_means_the_default(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert mmids_data.resolve_root("here") == tmp_path.resolve() / "here"
+    assert mmids_data.resolve_root(None) == mmids.data_dir()
 
 
 def test_data_dir_resolves_a_relative_mmids_data_dir_against_the_working_directory(
