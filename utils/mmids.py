@@ -32,9 +32,7 @@ _DEVICES = ("cuda", "mps", "cpu")
 
 
 def get_device():
-    """Choose the device to compute on: CUDA, then Apple MPS, then the CPU.
-
-    The device check of the chapter's MNIST section (MMiDS, Section 8.5).
+    """Choose the device to compute on: CUDA, then Apple MPS, then the CPU (MMiDS, 8.5).
 
     Returns
     -------
@@ -104,18 +102,13 @@ def load_image_dataset(name, train=True, root=None):
     """
     from torchvision import datasets, transforms
 
-    if name not in ("MNIST", "FashionMNIST"):
-        raise ValueError(f"name must be one of ('MNIST', 'FashionMNIST'), got {name!r}.")
-    folder = resolve_root(root)
-    check_data([name], root=folder)
+    folder = _checked_folder(name, ("MNIST", "FashionMNIST"), root)
     cls = getattr(datasets, name)
     return cls(root=folder, train=train, download=False, transform=transforms.ToTensor())
 
 
 def load_csv(name, root=None):
-    """One of the chapter's two tables, checked by size and sha256 before it is read.
-
-    The files of the MMiDS textbook's repository (``utils/datasets/``), MMiDS, Section 8.4.
+    """One of the chapter's two tables (MMiDS, 8.4), checked by size and sha256, then read.
 
     Parameters
     ----------
@@ -139,11 +132,16 @@ def load_csv(name, root=None):
     """
     import pandas as pd
 
-    if name not in ("SAHeart.csv", "advertising.csv"):
-        raise ValueError(f"name must be one of ('SAHeart.csv', 'advertising.csv'), got {name!r}.")
+    return pd.read_csv(_checked_folder(name, ("SAHeart.csv", "advertising.csv"), root) / name)
+
+
+def _checked_folder(name, names, root):
+    """The data folder, once the data set ``name`` (one of ``names``) is checked in it."""
+    if name not in names:
+        raise ValueError(f"name must be one of {names}, got {name!r}.")
     folder = resolve_root(root)
     check_data([name], root=folder)
-    return pd.read_csv(folder / name)
+    return folder
 
 
 # ------------------------------------------------------------------------- training
@@ -185,9 +183,7 @@ def training_loop(
     test_loader=None,
     progress=None,
 ):
-    """Train for several epochs with :func:`train`, reporting and recording each epoch.
-
-    MMiDS, Section 8.5 (three epochs of Adam on MNIST).
+    """Train for several epochs with :func:`train`, reporting each epoch (MMiDS, 8.5).
 
     Parameters
     ----------
@@ -293,8 +289,7 @@ def test(dataloader, model, loss_fn, device):
 def predict_softmax(dataloader, model, device):
     """Class probabilities of a classifier for every sample of a loader.
 
-    ``nn.CrossEntropyLoss`` applies the softmax itself, so the model ends with logits
-    (MMiDS, Section 8.5).
+    The model ends with logits: ``nn.CrossEntropyLoss`` applies the softmax (MMiDS, 8.5).
 
     Parameters
     ----------
@@ -309,7 +304,7 @@ def predict_softmax(dataloader, model, device):
     Raises
     ------
     TypeError, ValueError
-        If ``dataloader`` yields no sample, or as in :func:`train`.
+        If the loader is empty, or as in :func:`test`.
     """
     import torch
 
