@@ -13,7 +13,7 @@ class DeviceDataLoader:
     """Minibatches of MNIST or Fashion-MNIST served from one tensor on the device.
 
     A drop-in replacement for ``DataLoader(dataset, batch_size, shuffle, generator)``
-    on the data sets of :func:`load_image_dataset`: it yields the same minibatches, in
+    on the data sets of ``mmids.load_image_dataset``: it yields the same minibatches, in
     the same order, with the same random draws. The images are converted once, as
     ``transforms.ToTensor`` would convert each of them (uint8 to float32, divided by
     255), and kept on ``device``; each epoch then only permutes indices and slices.
