@@ -32,7 +32,7 @@ YAML_FILES := $(wildcard *.yml .*.yaml .*.yml)
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-venv: $(STAMP) ## Create .venv and install requirements.txt and utils/mmids.py
+venv: $(STAMP) ## Create .venv and install requirements.txt and the helper modules of utils/
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -2,10 +2,11 @@
 
 Usage:
     python scripts/bench.py [--trainings-only] [--repeat 3] [--device DEV]
-                            [--seed-runner ../shared/bench/run_seed.py] [--json FILE]
+                            [--seed-runner PATH/run_seed.py] [--json FILE]
 
 Trainings: for each of the four trainings of the chapter (MNIST multinomial logistic
-regression, the MLP, the CNN, the Fashion-MNIST CNN), the textbook path (torchvision data
+regression, the MLP, the CNN, the Fashion-MNIST CNN), with the model read from the page
+that defines it (its ``model = nn.Sequential(...)`` cell), the textbook path (torchvision data
 set, ``ToTensor``, ``DataLoader``) and the fast path (``mmids.DeviceDataLoader``, and the
 channels-last layout for the CNNs on a CPU, as on the pages) train the same model from the
 same seed (``torch.manual_seed(0)``, batch 32, Adam, 3 epochs, float32),
@@ -17,7 +18,8 @@ Build (not with ``--trainings-only``): on a temporary copy of the working tree, 
 project's environment, the seconds of a cold ``make build`` (empty execution cache), of a
 rebuild after a prose-only edit, and of a rebuild after an edit of ``utils/mmids.py``, each
 with the number of pages executed; and, with ``--seed-runner``, the seconds of the chapter's
-code as written, run in the same benchmark.
+code as written, run in the same benchmark (the script is not part of this repository; see
+README, Performance).
 
 ``--trainings-only`` needs only torch, torchvision, numpy and a data folder
 (``MMIDS_DATA_DIR``, or ``--data``), so it runs on a bare CUDA machine.
@@ -25,6 +27,8 @@ Writes a table to stdout and the numbers to ``--json`` (default ``_build/bench.j
 """
 
 import argparse
+import ast
+import functools
 import json
 import os
 import platform
@@ -46,35 +50,55 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 import mmids  # noqa: E402
 
-
-def cnn():
-    """The chapter's CNN (three conv-ReLU-maxpool blocks, then a linear layer)."""
-    blocks = []
-    for c_in, c_out in [(1, 16), (16, 32), (32, 32)]:
-        blocks += [
-            nn.Conv2d(c_in, c_out, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2),
-        ]
-    return nn.Sequential(*blocks, nn.Flatten(), nn.Linear(32 * 3 * 3, 10))
-
-
+# The four trainings of the chapter: the page that defines and trains each model, its data.
 TRAININGS = {
-    "MNIST logistic": ("MNIST", lambda: nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))),
-    "MNIST MLP": (
-        "MNIST",
-        lambda: nn.Sequential(
-            nn.Flatten(), nn.Linear(28 * 28, 32), nn.Sigmoid(), nn.Linear(32, 10)
-        ),
-    ),
-    "MNIST CNN": ("MNIST", cnn),
-    "Fashion-MNIST CNN": ("FashionMNIST", cnn),
+    "MNIST logistic": ("chapters/05_mnist_logistic.md", "MNIST"),
+    "MNIST MLP": ("chapters/06_neural_networks.md", "MNIST"),
+    "MNIST CNN": ("chapters/07_cnn.md", "MNIST"),
+    "Fashion-MNIST CNN": ("chapters/08_fashion_mnist.md", "FashionMNIST"),
 }
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", flags=re.M | re.S)
+
+
+def code_cells(page):
+    """The code of each code cell of a MyST page, its options (``:tags:``, ``---``) dropped."""
+    cells = []
+    for body in CODE_CELL.findall((ROOT / page).read_text(encoding="utf-8")):
+        if body.startswith("---\n"):
+            body = body.split("---\n", 2)[2]
+        lines = body.splitlines()
+        while lines and lines[0].startswith(":"):
+            lines.pop(0)
+        cells.append("\n".join(lines))
+    return cells
+
+
+def page_model(page):
+    """A function that builds the page's model, and whether the page uses channels-last.
+
+    The model is the ``nn.Sequential(...)`` that the page's first ``model = ...`` cell
+    assigns (before ``.to(device)``): the benchmark trains what the page trains.
+    """
+    for cell in code_cells(page):
+        for node in ast.parse(cell).body:
+            if not (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == ["model"]
+            ):
+                continue
+            value = node.value
+            while isinstance(value, ast.Call) and getattr(value.func, "attr", None) == "to":
+                value = value.func.value  # drop .to(device)
+            if isinstance(value, ast.Call) and ast.unparse(value.func) == "nn.Sequential":
+                code = compile(ast.Expression(value), page, "eval")
+                return functools.partial(eval, code, {"nn": nn}), "channels_last" in cell
+    sys.exit(f"{page}: no cell assigns model = nn.Sequential(...); update TRAININGS")
 
 
 def run_training(name, path, device, root):
     """One training on one path; returns (seconds, test accuracy)."""
-    data_name, make_model = TRAININGS[name]
+    page, data_name = TRAININGS[name]
+    make_model, channels_last = page_model(page)
     train_set = mmids.load_image_dataset(data_name, train=True, root=root)
     test_set = mmids.load_image_dataset(data_name, train=False, root=root)
     if device.type == "cuda":
@@ -88,7 +112,7 @@ def run_training(name, path, device, root):
         train_loader = mmids.DeviceDataLoader(train_set, batch_size=32, shuffle=True, device=device)
         test_loader = mmids.DeviceDataLoader(test_set, batch_size=32, shuffle=False, device=device)
     model = make_model().to(device)
-    if path == "fast" and make_model is cnn and device.type == "cpu":
+    if path == "fast" and channels_last and device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # as the CNN pages do
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters())

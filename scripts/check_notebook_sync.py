@@ -13,33 +13,19 @@ import sys
 from pathlib import Path
 
 import jupytext
-import yaml
 from jupytext.compare import NotebookDifference, compare_notebooks
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ROOT / "chapters"
+import book
 
-
-def toc_files(toc):
-    """Every ``file`` entry of a Jupyter Book table of contents, at any depth."""
-    if isinstance(toc, dict):
-        found = [toc["file"]] if "file" in toc else []
-        for value in toc.values():
-            if isinstance(value, (list, dict)):
-                found += toc_files(value)
-        return found
-    if isinstance(toc, list):
-        return [name for item in toc for name in toc_files(item)]
-    return []
+CHAPTERS = book.ROOT / "chapters"
 
 
 def pages_to_check(args):
     if args:
         pages = {(Path.cwd() / arg).resolve().with_suffix(".md") for arg in args}
         return sorted(p for p in pages if p.parent == CHAPTERS)
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    listed = {(ROOT / name).with_suffix(".md") for name in toc_files(toc)}
-    return sorted({p for p in listed if p.parent == CHAPTERS} | set(CHAPTERS.glob("*.md")))
+    listed = {page.with_suffix(".md") for page in book.chapter_pages()}
+    return sorted(listed | set(CHAPTERS.glob("*.md")))
 
 
 def problem(page):

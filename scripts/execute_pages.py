@@ -10,9 +10,10 @@ build then finds every page in the cache and executes nothing.
 
 It keys pages exactly as myst-nb does (the notebook myst-nb reads from the ``.md``: its code
 cells and kernel), so a page whose code changed is executed again, and a page whose prose
-alone changed is not. jupyter-cache does not see ``utils/mmids.py``, ``requirements.txt``,
-``MMIDS_DEVICE`` or ``MMIDS_PROGRESS``: the script keeps their hash next to the cache and
-empties the cache when it changes, so editing a helper re-executes every page.
+alone changed is not. jupyter-cache does not see the helper modules (``utils/*.py``),
+``requirements.txt``, ``MMIDS_DEVICE`` or ``MMIDS_PROGRESS``: the script keeps their hash
+next to the cache and empties the cache when it changes, so editing a helper module
+re-executes every page.
 
 A page that fails here is not cached and is only reported in one line: the build then
 executes it again and reports the failing cell in its log, and fails.
@@ -28,19 +29,25 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-import yaml
+import book
 
-ROOT = Path(__file__).resolve().parent.parent
-# Files and settings whose change can change any page's outputs although its code did not.
-KEY_FILES = ("utils/mmids.py", "requirements.txt")
+ROOT = book.ROOT
+# Settings whose change can change any page's outputs although its code did not; so can
+# the helper modules (utils/*.py) and requirements.txt.
 KEY_ENV = ("MMIDS_DEVICE", "MMIDS_PROGRESS")
 
 
+def key_files(root=ROOT):
+    """The files that every page depends on: each helper module and the pinned requirements."""
+    return [*sorted(Path(root).glob("utils/*.py")), Path(root) / "requirements.txt"]
+
+
 def environment_key(root=ROOT):
-    """Hash of the helper module, the pinned requirements and the device setting."""
+    """Hash of the helper modules, the pinned requirements and the device setting."""
     digest = hashlib.sha256()
-    for name in KEY_FILES:
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+    for path in key_files(root):
+        name = path.relative_to(root).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     for name in KEY_ENV:
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
     return digest.hexdigest()
@@ -56,7 +63,7 @@ def open_cache(cache_dir, key):
         return get_cache(str(cache_dir))
     if cache_dir.exists():
         print(
-            "execute_pages: utils/mmids.py, requirements.txt, MMIDS_DEVICE or MMIDS_PROGRESS "
+            "execute_pages: utils/*.py, requirements.txt, MMIDS_DEVICE or MMIDS_PROGRESS "
             f"changed: emptying {cache_dir}"
         )
         shutil.rmtree(cache_dir)
@@ -122,9 +129,8 @@ def execute_pages(pages, cache_dir, jobs, timeout, extensions=None):
     times_file = Path(cache_dir).parent / (Path(cache_dir).name + ".times.json")
     times = json.loads(times_file.read_text()) if times_file.is_file() else {}
     todo.sort(key=lambda p: -_expected_cost(p, times))
-    jobs = max(1, min(jobs, len(todo)))
     # Share the cores: each kernel's PyTorch gets cores / jobs threads.
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    jobs, threads = book.jobs_and_threads(len(todo), jobs)
     print(f"execute_pages: executing {len(todo)} of {len(pages)} pages, {jobs} at a time")
     failed = 0
     start = time.perf_counter()
@@ -159,39 +165,18 @@ def _expected_cost(page, times):
     return 100 * ("Conv2d" in text) + 10 * ("training_loop(" in text) + len(text) / 1e5
 
 
-def toc_pages(root=ROOT):
-    """The pages of ``_toc.yml`` that are MyST notebooks (have a kernelspec), in order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    names, stack = [toc["root"]], list(toc.get("chapters") or [])
-    while stack:
-        entry = stack.pop(0)
-        names += [entry["file"]] if "file" in entry else []
-        stack += entry.get("sections") or []
-    pages = []
-    for name in names:
-        path = root / (name if name.endswith(".md") else name + ".md")
-        parts = path.read_text(encoding="utf-8").split("---", 2) if path.is_file() else []
-        if len(parts) == 3 and "kernelspec:" in parts[1]:
-            pages.append(path.relative_to(root))
-    return pages
-
-
 def main(argv=None):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    config = book.config()
     execute = config.get("execute", {})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", type=Path, help="default: the pages of _toc.yml")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=int(os.environ.get("MMIDS_BUILD_JOBS", 0)) or os.cpu_count() or 1,
-    )
+    parser.add_argument("--jobs", type=int, default=None, help="default: MMIDS_BUILD_JOBS or cores")
     parser.add_argument(
         "--cache", type=Path, default=Path(execute.get("cache") or "_build/.jupyter_cache")
     )
     args = parser.parse_args(argv)
-    pages = args.pages or toc_pages()
-    timeout = int(execute.get("timeout", 1200))
+    pages = args.pages or [p.relative_to(ROOT) for p in book.notebook_pages()]
+    timeout = book.cell_timeout()
     extensions = (config.get("parse") or {}).get("myst_enable_extensions")
     execute_pages(pages, args.cache, args.jobs, timeout, extensions)
     return 0

@@ -10,7 +10,8 @@ no timings are recorded, so regenerating an unchanged page gives an unchanged fi
 the training cells' outputs).
 A page whose execution fails leaves its previous reference untouched.
 Pages run ``MMIDS_BUILD_JOBS`` at a time (default: the number of CPU cores), each kernel
-with cores / jobs PyTorch threads.
+with cores / jobs PyTorch threads; a cell may run ``execute.timeout`` seconds of
+``_config.yml``, as in the build.
 """
 
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 import jupytext
 from nbclient import NotebookClient
 
-CELL_TIMEOUT = 1200  # seconds; a CNN epoch on a 2-core CPU takes well under a minute
+import book
 
 
 def make_reference(page, threads=None):
@@ -33,7 +34,7 @@ def make_reference(page, threads=None):
         cell.id = f"cell-{i:03d}"  # stable ids: regenerating an unchanged page changes nothing
     client = NotebookClient(
         nb,
-        timeout=CELL_TIMEOUT,
+        timeout=book.cell_timeout(),
         kernel_name="python3",
         record_timing=False,
         resources={"metadata": {"path": str(page.parent)}},
@@ -62,8 +63,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
     pages = sys.argv[1:]
-    jobs = max(1, min(len(pages), int(os.environ.get("MMIDS_BUILD_JOBS", 0)) or os.cpu_count()))
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    jobs, threads = book.jobs_and_threads(len(pages))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         outcomes = pool.map(_try, pages, [threads] * len(pages))
         failures = [page for page, ok in zip(pages, outcomes, strict=True) if not ok]

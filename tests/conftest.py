@@ -1,17 +1,24 @@
-"""Shared settings of the test suite.
+"""Shared settings of the test suite, for its three layers (unit, book, build).
 
-The unit tests draw figures without a screen, and the nbval run must cover every chapter
-page listed in _toc.yml: collecting fewer notebooks is an error, not a silent pass.
-The notebooks run without progress bars: nbval's kernels inherit this process's
-environment, so MMIDS_PROGRESS=0 set here reaches them.
+The unit tests draw figures without a screen. The notebook kernels (nbval, nbclient)
+inherit this process's environment: MMIDS_PROGRESS=0 set here hides their progress bars,
+and under pytest-xdist each gets its share of the cores. nbval's cell timeout is the
+book's (``execute.timeout`` of _config.yml), unless given on the command line. A run of
+the whole suite must collect every chapter notebook listed in _toc.yml: fewer is an error,
+not a silent pass.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
 import pytest
-import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))  # the book's facts: scripts/book.py
+
+import book  # noqa: E402
 
 matplotlib.use("Agg")
 # Kernels started by the tests (nbval, nbclient) show one line per epoch, no progress bar.
@@ -21,37 +28,17 @@ os.environ["MMIDS_PROGRESS"] = "0"
 # this environment) instead of letting each PyTorch take them all.
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    _, threads = book.jobs_and_threads(workers, jobs=workers)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads or os.cpu_count() or 1))
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
+chapter_pages = book.chapter_pages
 
 
-def toc_files(entry):
-    """The ``file`` entries of (part of) a table of contents, at any depth, in order."""
-    if isinstance(entry, list):
-        return [name for item in entry for name in toc_files(item)]
-    if not isinstance(entry, dict):
-        return []
-    found = [entry["file"]] if "file" in entry else []
-    for key in ("parts", "chapters", "sections"):
-        found += toc_files(entry.get(key, []))
-    return found
-
-
-def chapter_pages():
-    """Paths (without suffix) of the pages that _toc.yml lists below its root, in order.
-
-    Parts, chapters and sections at any depth are all pages; a new page needs only its
-    line in _toc.yml (and its reference notebook, made by `make notebooks`). Pages outside
-    chapters/, such as the execution report, are not chapter pages: no reference notebook.
-    """
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [
-        ROOT / Path(name).with_suffix("")
-        for name in toc_files(toc)
-        if name != toc["root"] and name.startswith("chapters/")
-    ]
+def pytest_configure(config):
+    given = any(arg.startswith("--nbval-cell-timeout") for arg in config.invocation_params.args)
+    if not given and hasattr(config.option, "nbval_cell_timeout"):
+        config.option.nbval_cell_timeout = book.cell_timeout()
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -66,3 +53,13 @@ def pytest_collection_modifyitems(session, config, items):
             f"nbval collected {len(collected)} of the {len(expected)} chapter notebooks; "
             f"missing: {', '.join(missing)}. Run `make notebooks` to create them."
         )
+
+
+def blobs(n=90, seed=0):
+    """Three well-separated clusters in the plane, labelled 0, 1, 2 (unit tests' data)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]])
+    return centres[labels] + torch.randn(n, 2, generator=g), labels

@@ -1,140 +1,51 @@
-"""Helpers shared by the pages of the chapter "Deep neural networks, automatic
-differentiation and stochastic gradient descent" (MMiDS, S. Roch, Chapter 8).
+"""The helpers of the chapter "Deep neural networks, automatic differentiation and
+stochastic gradient descent" (MMiDS, S. Roch, Chapter 8), imported by the pages as ``mmids``.
 
-The pages import this module as ``mmids``. It hides plumbing (device choice, data
-access, plotting boilerplate, the epoch loop) and leaves the ideas being taught on the
-pages. Importing it has no side effect: no seeding, no downloads, no warning filters.
+They come in the order the chapter meets them. The plumbing lives apart and is re-exported
+here: data checks and downloads (``mmids_data``), the device-resident loader and the device
+guard (``mmids_loader``), the progress bar and the glued numbers (``mmids_progress``).
+Importing ``mmids`` has no side effect: no seeding, no downloads, no warning filters.
 """
 
-import contextlib
-import gzip
-import hashlib
 import os
-import shutil
-import tempfile
 import time
-import urllib.parse
-from pathlib import Path
 
 import numpy as np
 
+from mmids_data import DataError, check_data, data_dir, resolve_root
+from mmids_loader import DeviceDataLoader, model_device
+from mmids_progress import EpochProgress, batch_count, glue, progress_enabled
+
+# fmt: off
 __all__ = [
-    "DataError",
-    "DeviceDataLoader",
+    "get_device", "data_dir", "check_data", "DataError", "load_image_dataset", "load_csv",
+    "DeviceDataLoader", "train", "training_loop", "test", "predict_softmax", "confusion_matrix",
+    "ls_by_qr", "plot_samples", "plot_history", "plot_image", "plot_value_array",
+    "plot_prediction", "plot_confusion_matrix", "plot_misclassified", "glue", "MNIST_CLASSES",
     "FASHION_MNIST_CLASSES",
-    "MNIST_CLASSES",
-    "check_data",
-    "confusion_matrix",
-    "data_dir",
-    "get_device",
-    "glue",
-    "load_csv",
-    "load_image_dataset",
-    "ls_by_qr",
-    "plot_confusion_matrix",
-    "plot_history",
-    "plot_image",
-    "plot_misclassified",
-    "plot_prediction",
-    "plot_samples",
-    "plot_value_array",
-    "predict_softmax",
-    "test",
-    "train",
-    "training_loop",
 ]
+# fmt: on
 
-#: Class names of Fashion-MNIST, indexed by label (Xiao, Rasul & Vollgraf, 2017).
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-
-#: Class names of MNIST: the digit itself.
-MNIST_CLASSES = tuple(str(d) for d in range(10))
-
-# Every data file of the chapter, as it lies in the data folder: size in bytes and sha256.
-# The image files are the un-gzipped files torchvision leaves in <name>/raw/ after a
-# download; they come from the mirrors torchvision lists (datasets.MNIST.mirrors, ...).
-# The two tables come from the MMiDS textbook's repository (_CSV_BASE_URL).
-_DATA_FILES = {
-    "MNIST/raw/train-images-idx3-ubyte": (
-        47040016,
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    ),
-    "MNIST/raw/train-labels-idx1-ubyte": (
-        60008,
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    ),
-    "MNIST/raw/t10k-images-idx3-ubyte": (
-        7840016,
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    ),
-    "MNIST/raw/t10k-labels-idx1-ubyte": (
-        10008,
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    ),
-    "FashionMNIST/raw/train-images-idx3-ubyte": (
-        47040016,
-        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    ),
-    "FashionMNIST/raw/train-labels-idx1-ubyte": (
-        60008,
-        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    ),
-    "FashionMNIST/raw/t10k-images-idx3-ubyte": (
-        7840016,
-        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    ),
-    "FashionMNIST/raw/t10k-labels-idx1-ubyte": (
-        10008,
-        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    ),
-    "SAHeart.csv": (21415, "f790dc5aaf2f3ea1342217ca0cf12a3c3524d2292e59bf51be264609282baeac"),
-    "advertising.csv": (4012, "bab086bd954764b86a19c14c8c17b31180d7257c5517d32a781e4066f5cf8a18"),
-}
-_CSV_BASE_URL = (
-    "https://raw.githubusercontent.com/MMiDS-textbook/MMiDS-textbook.github.io/main/utils/datasets/"
-)
-_CSV_FILES = ("SAHeart.csv", "advertising.csv")
-#: Seconds a download may wait for the server (to connect, or for the next bytes).
-_DOWNLOAD_TIMEOUT = 30
-_IMAGE_DATASETS = ("MNIST", "FashionMNIST")
 _DEVICES = ("cuda", "mps", "cpu")
-
 
 # --------------------------------------------------------------------------- devices
 
 
 def get_device():
-    """Choose the device to compute on: CUDA, then Apple MPS, then the CPU.
-
-    The environment variable ``MMIDS_DEVICE`` (``"cpu"``, ``"cuda"`` or ``"mps"``)
-    forces a choice; the reference notebooks are generated with ``MMIDS_DEVICE=cpu``.
+    """Choose the device to compute on: CUDA, then Apple MPS, then the CPU (MMiDS, 8.5).
 
     Returns
     -------
     torch.device
-        The first available of ``cuda``, ``mps``, ``cpu``, or the forced one.
+        The first available of ``cuda``, ``mps``, ``cpu``; or the one that the
+        environment variable ``MMIDS_DEVICE`` (``cpu``, ``cuda`` or ``mps``) forces.
 
     Raises
     ------
     ValueError
-        If ``MMIDS_DEVICE`` names something other than ``cpu``, ``cuda`` or ``mps``.
+        If ``MMIDS_DEVICE`` names another device.
     RuntimeError
         If ``MMIDS_DEVICE`` names a device that this machine cannot use.
-
-    Notes
-    -----
-    Follows the device check of the chapter's MNIST section (MMiDS, Section 8.5).
     """
     import torch
 
@@ -159,292 +70,22 @@ def get_device():
     return torch.device(next(name for name in _DEVICES if available[name]))
 
 
-# ------------------------------------------------------------------------------ data
-
-
-def data_dir():
-    """The folder that holds every data set of the chapter.
-
-    Resolution order: ``$MMIDS_DATA_DIR`` when set (a relative value is taken
-    relative to the current working directory; the Makefile passes an absolute
-    path, since pages execute with ``chapters/`` as working directory); else the
-    ``data/`` folder of the repository when this module is imported from a checkout;
-    else ``./data``.
-
-    Returns
-    -------
-    pathlib.Path
-        Absolute path of the folder. It is not created here.
-
-    Notes
-    -----
-    The textbook expects its files in the working directory; the book keeps them in one
-    folder instead, so that pages, tests and CI read the same copies.
-    """
-    env = os.environ.get("MMIDS_DATA_DIR", "").strip()
-    if env:
-        return Path(env).expanduser().resolve()
-    repo = Path(__file__).resolve().parent.parent
-    if (repo / "_config.yml").is_file() and (repo / "data").is_dir():
-        return repo / "data"
-    return Path("data").resolve()
-
-
-def _root(root):
-    return data_dir() if root is None else Path(root).expanduser().resolve()
-
-
-class DataError(RuntimeError):
-    """A data file of the chapter is missing or damaged and no good copy could be fetched.
-
-    Raised by :func:`check_data` and by the loaders that call it; the message names each
-    file, the folder, ``MMIDS_DATA_DIR`` and where the file comes from.
-    """
-
-
-# Files whose sha256 matched, keyed by path: (size, mtime, ctime, inode) when checked.
-# Any write or utime changes ctime, so a file changed since is hashed again.
-_VERIFIED = {}
-
-
-def _sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _damage(path, size, sha256):
-    """None if ``path`` holds the expected file, else what is wrong with it."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return "missing"
-    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-    if _VERIFIED.get(path) == key:
-        return None
-    if not path.is_file():
-        return "missing (not a regular file)"
-    if st.st_size != size:
-        what = "truncated" if st.st_size < size else "too long"
-        return f"damaged ({what}: {st.st_size} bytes, expected {size})"
-    if _sha256(path) != sha256:
-        return f"damaged (sha256 differs from the expected {sha256[:16]}...)"
-    _VERIFIED[path] = key
-    return None
-
-
-def _sources(relpath):
-    """``(url, gzipped)`` pairs from which a data file can be downloaded, in order."""
-    if "/" not in relpath:
-        return [(_CSV_BASE_URL + relpath, False)]
-    from torchvision import datasets
-
-    cls = getattr(datasets, relpath.split("/")[0])
-    return [(mirror + Path(relpath).name + ".gz", True) for mirror in cls.mirrors]
-
-
-def _why(err):
-    """A one-line reason for a failed download."""
-    import requests
-
-    if isinstance(err, requests.Timeout):
-        return f"no answer within {_DOWNLOAD_TIMEOUT} s"
-    if isinstance(err, requests.ConnectionError):
-        return "cannot connect (offline?)"
-    if isinstance(err, requests.HTTPError) and err.response is not None:
-        return f"HTTP {err.response.status_code}"
-    text = (str(err).splitlines() or [""])[0]
-    return f"{type(err).__name__}: {text[:120]}"
-
-
-def _fetch(path, size, sha256, sources, unreachable):
-    """Download one data file into ``path``; return None, or why each source failed.
-
-    Each source is downloaded with pooch into a temporary folder next to ``path``,
-    un-gzipped if needed, checked by size and sha256, and only then moved to ``path``
-    (an atomic rename). The temporary folder is removed whatever happens, so a failed or
-    interrupted download leaves nothing behind. Hosts in ``unreachable`` are skipped;
-    a host that cannot be reached is added to it.
-    """
-    new_dirs = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
-    reasons = []
-    try:
-        return _fetch_into(path, size, sha256, sources, unreachable, reasons)
-    except OSError as err:  # cannot write in the data folder
-        reasons.append(f"cannot write in {path.parent}: {_why(err)}")
-        return reasons
-    finally:  # also on an interrupt: remove the folders made for nothing, deepest first
-        for d in new_dirs:
-            with contextlib.suppress(OSError):
-                d.rmdir()
-
-
-def _fetch_into(path, size, sha256, sources, unreachable, reasons):
-    """The work of :func:`_fetch`, in a temporary folder removed on any exit."""
-    import pooch
-    import requests
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=path.parent) as tmp:
-        for i, (url, gzipped) in enumerate(sources):
-            host = urllib.parse.urlsplit(url).netloc
-            if host in unreachable:
-                reasons.append(f"{url}: not tried, the host did not answer for a file above")
-                continue
-            try:
-                got = Path(
-                    pooch.retrieve(
-                        url,
-                        known_hash=None,
-                        fname=f"{i}-{Path(url).name}",
-                        path=tmp,
-                        downloader=pooch.HTTPDownloader(
-                            progressbar=False, timeout=_DOWNLOAD_TIMEOUT
-                        ),
-                    )
-                )
-                if gzipped:
-                    with gzip.open(got) as src, open(Path(tmp) / path.name, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                    got.unlink()
-                    got = Path(tmp) / path.name
-                problem = _damage(got, size, sha256)
-                if problem:
-                    got.unlink()
-                    raise ValueError(f"the downloaded file is {problem}")
-                os.replace(got, path)  # atomic: path is either the old file or the new one
-                return None
-            except (requests.ConnectionError, requests.Timeout) as err:
-                unreachable.add(host)
-                reasons.append(f"{url}: {_why(err)}")
-            except (OSError, EOFError, ValueError) as err:  # HTTP errors, bad gzip
-                reasons.append(f"{url}: {_why(err)}")
-    return reasons
-
-
-def check_data(names=None, root=None, download=True, verbose=False):
-    """Check the chapter's data files by size and sha256; download what is missing.
-
-    Each file must be in the data folder with the size and sha256 recorded in this
-    module (the un-gzipped files torchvision leaves after a download, and the two CSV
-    files of the MMiDS textbook's repository). A missing or damaged file is downloaded
-    again when ``download`` is true: with pooch into a temporary folder, un-gzipped,
-    checked, then renamed into place, so no partial file is ever left where a later run
-    would trust it. Each download waits at most ``_DOWNLOAD_TIMEOUT`` seconds (30) for the
-    server; a host that does not answer is not tried again in the same call.
-
-    Parameters
-    ----------
-    names : sequence of str, optional
-        Data sets to check, among ``"MNIST"``, ``"FashionMNIST"``, ``"SAHeart.csv"``,
-        ``"advertising.csv"``; default all of them (4 + 4 + 1 + 1 files).
-    root : str or os.PathLike, optional
-        Data folder; default :func:`data_dir` (``$MMIDS_DATA_DIR`` or ``data/``).
-    download : bool, default True
-        Try to download missing or damaged files. A damaged file is replaced only by a
-        downloaded copy that passes the check; otherwise it is left as it is.
-    verbose : bool, default False
-        Print one line per file (``make data`` uses this); the pages stay quiet.
-
-    Returns
-    -------
-    list of pathlib.Path
-        Absolute paths of the checked files, all present and intact.
-
-    Raises
-    ------
-    ValueError
-        If ``names`` holds an unknown data set.
-    DataError
-        If any file is missing or damaged and could not be downloaded. The message names
-        each such file, the folder, the value of ``MMIDS_DATA_DIR`` and the URLs the file
-        comes from, with the reason each download failed. ``DataError`` is a
-        ``RuntimeError``.
-
-    Notes
-    -----
-    The sizes and hashes (``_DATA_FILES``, the one table of them) are those of the files
-    torchvision leaves after downloading MNIST (LeCun et al., 1998) and Fashion-MNIST
-    (Xiao, Rasul & Vollgraf, 2017) from the mirrors it lists (``datasets.MNIST.mirrors``,
-    ``datasets.FashionMNIST.mirrors``), and of the CSV files used in MMiDS, Section 8.4.
-    Downloads use pooch (Uieda et al., 2020) and requests' timeouts.
-    """
-    import pooch
-
-    known = (*_IMAGE_DATASETS, *_CSV_FILES)
-    names = known if names is None else tuple(names)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"names must be among {known}, got {unknown}.")
-    folder = _root(root)
-    files = [rel for rel in _DATA_FILES if rel.split("/")[0] in names]
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
-    failures, unreachable = [], set()
-    try:
-        for rel in files:
-            size, sha256 = _DATA_FILES[rel]
-            path = folder / rel
-            problem, why = _damage(path, size, sha256), None
-            if verbose:
-                print(f"{rel}: {problem or 'ok'}", end="", flush=True)
-            if problem and download:
-                if verbose:
-                    print("; downloading ...", end="", flush=True)
-                why = _fetch(path, size, sha256, _sources(rel), unreachable)
-                if verbose:
-                    print(" failed" if why else " done, verified", end="")
-                problem = problem if why else None
-            if verbose:
-                print(flush=True)
-            if problem:
-                failures.append((path, problem, why))
-    finally:
-        logger.setLevel(level)
-    if failures:
-        raise DataError(_data_error_message(folder, failures)) from None
-    return [folder / rel for rel in files]
-
-
-def _data_error_message(folder, failures):
-    env = os.environ.get("MMIDS_DATA_DIR", "").strip()
-    lines = [
-        f"{len(failures)} data file(s) missing or damaged in the data folder {folder}",
-        f"(MMIDS_DATA_DIR={env}):" if env else "(MMIDS_DATA_DIR is not set):",
-    ]
-    for path, problem, why in failures:
-        lines.append(f"  {path}: {problem}")
-        rel = path.relative_to(folder).as_posix()
-        if why is None:
-            urls = ", ".join(url for url, _ in _sources(rel))
-            lines.append(f"    comes from {urls}" + (" (gzipped)" if "/" in rel else ""))
-        else:
-            lines.extend(f"    from {reason}" for reason in why)
-    lines.append(
-        "To fix it: connect to the internet and run `make data` (or rerun this cell), or set "
-        "MMIDS_DATA_DIR to the absolute path of a folder that holds intact copies "
-        "(MNIST/raw/ and FashionMNIST/raw/ as torchvision lays them out, SAHeart.csv, "
-        "advertising.csv). A damaged file that cannot be replaced can be deleted and "
-        "downloaded again."
-    )
-    return "\n".join(lines)
+# ------------------------------------------------------------------------- data sets
 
 
 def load_image_dataset(name, train=True, root=None):
     """MNIST or Fashion-MNIST through torchvision, as float tensors in ``[0, 1]``.
 
-    The data set's four files are first checked by size and sha256, and missing or
-    damaged ones downloaded, by :func:`check_data`; torchvision then reads them.
+    MNIST: LeCun et al. (1998); Fashion-MNIST: Xiao, Rasul & Vollgraf (2017). MMiDS, 8.1, 8.5.
 
     Parameters
     ----------
     name : {"MNIST", "FashionMNIST"}
         Which data set.
     train : bool, default True
-        The 60,000 training images if true, else the 10,000 test images.
+        The 60,000 training images, or else the 10,000 test images.
     root : str or os.PathLike, optional
-        Data folder; default :func:`data_dir`. The files live in
-        ``<root>/<name>/raw/`` as torchvision lays them out.
+        Data folder (files in ``<root>/<name>/raw/``); default :func:`data_dir`.
 
     Returns
     -------
@@ -457,36 +98,25 @@ def load_image_dataset(name, train=True, root=None):
     ValueError
         If ``name`` is not one of the two data sets.
     DataError
-        If a file is missing or damaged and cannot be downloaded (for example offline);
-        see :func:`check_data`.
-
-    Notes
-    -----
-    Fashion-MNIST: Xiao, Rasul & Vollgraf (2017), arXiv:1708.07747. MNIST: LeCun et al.
-    (1998). Loading follows MMiDS, Sections 8.1 and 8.5.
+        If a file is missing or damaged and cannot be downloaded (:func:`check_data`).
     """
     from torchvision import datasets, transforms
 
-    if name not in _IMAGE_DATASETS:
-        raise ValueError(f"name must be one of {_IMAGE_DATASETS}, got {name!r}.")
-    folder = _root(root)
-    check_data([name], root=folder)
+    folder = _checked_folder(name, ("MNIST", "FashionMNIST"), root)
     cls = getattr(datasets, name)
     return cls(root=folder, train=train, download=False, transform=transforms.ToTensor())
 
 
 def load_csv(name, root=None):
-    """One of the chapter's two tables, checked by size and sha256 before it is read.
+    """One of the chapter's two tables (MMiDS, 8.4), checked by size and sha256, then read.
 
     Parameters
     ----------
     name : {"SAHeart.csv", "advertising.csv"}
-        ``SAHeart.csv``: South African heart disease data (ESL, Section 4.4.2), 462
-        rows, columns ``sbp, tobacco, ldl, adiposity, typea, obesity, alcohol, age,
-        chd``. ``advertising.csv``: ISLR's Advertising data, 200 rows, columns
-        ``TV, radio, newspaper, sales``.
+        South African heart disease data (ESL, Section 4.4.2; 462 rows, 9 columns, the
+        class in ``chd``) or ISLR's Advertising data (200 rows: TV, radio, newspaper, sales).
     root : str or os.PathLike, optional
-        Data folder; default :func:`data_dir`. A missing file is downloaded there.
+        Data folder; default :func:`data_dir`.
 
     Returns
     -------
@@ -498,305 +128,35 @@ def load_csv(name, root=None):
     ValueError
         If ``name`` is not one of the two tables.
     DataError
-        If the file is missing or damaged in the data folder and no good copy can be
-        downloaded, for example offline; see :func:`check_data`.
-
-    Notes
-    -----
-    The files are those of the MMiDS textbook's repository (``utils/datasets/``), used in
-    MMiDS, Section 8.4; :func:`check_data` downloads them with pooch and verifies them.
+        If the file is missing or damaged and cannot be downloaded (:func:`check_data`).
     """
     import pandas as pd
 
-    if name not in _CSV_FILES:
-        raise ValueError(f"name must be one of {_CSV_FILES}, got {name!r}.")
-    folder = _root(root)
+    return pd.read_csv(_checked_folder(name, ("SAHeart.csv", "advertising.csv"), root) / name)
+
+
+def _checked_folder(name, names, root):
+    """The data folder, once the data set ``name`` (one of ``names``) is checked in it."""
+    if name not in names:
+        raise ValueError(f"name must be one of {names}, got {name!r}.")
+    folder = resolve_root(root)
     check_data([name], root=folder)
-    return pd.read_csv(folder / name)
-
-
-# -------------------------------------------------------------------- least squares
-
-
-def _float_array(x, name):
-    """``x`` as a finite float64 array; TypeError or ValueError naming ``name``."""
-    try:
-        x = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.") from None
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite entries.")
-    return x
-
-
-def ls_by_qr(A, b):
-    """Least-squares solution of ``A x ~ b`` through a thin QR decomposition.
-
-    Parameters
-    ----------
-    A : numpy.ndarray, shape (n, d), float
-        Design matrix with full column rank, ``n >= d``.
-    b : numpy.ndarray, shape (n,), float
-        Response vector.
-
-    Returns
-    -------
-    numpy.ndarray, shape (d,), float64
-        The minimiser of ``||A x - b||_2``.
-
-    Raises
-    ------
-    TypeError
-        If ``A`` or ``b`` is not numeric.
-    ValueError
-        If ``A`` is not 2-D, ``b`` is not 1-D of length ``n``, ``n < d``, an entry is
-        NaN or infinite, or ``A`` is rank-deficient: its smallest singular value (those
-        of ``R``) is at most ``max(n, d) * eps`` times its largest, the criterion of
-        ``numpy.linalg.matrix_rank``.
-
-    Notes
-    -----
-    Computes ``A = Q R`` (``scipy.linalg.qr``, economic mode) and solves
-    ``R x = Q^T b`` by back substitution (MMiDS, Section 2.3, least squares by QR).
-    """
-    import scipy.linalg
-
-    A, b = _float_array(A, "A"), _float_array(b, "b")
-    if A.ndim != 2:
-        raise ValueError(f"A must be a 2-D array (n, d), got shape {A.shape}.")
-    n, d = A.shape
-    if b.shape != (n,):
-        raise ValueError(f"b must have shape ({n},) to match A {A.shape}, got {b.shape}.")
-    if n < d:
-        raise ValueError(f"A needs at least as many rows as columns, got shape {A.shape}.")
-    Q, R = scipy.linalg.qr(A, mode="economic")
-    sigma = scipy.linalg.svdvals(R)  # the singular values of A, from the small R
-    if d and sigma.min() <= np.finfo(float).eps * max(n, d) * sigma.max():
-        raise ValueError(
-            "A is rank-deficient: its columns are linearly dependent (to machine precision)."
-        )
-    return scipy.linalg.solve_triangular(R, Q.T @ b)
-
-
-# ------------------------------------------------------------------- fast loading
-
-
-class DeviceDataLoader:
-    """Minibatches of MNIST or Fashion-MNIST served from one tensor on the device.
-
-    A drop-in replacement for ``DataLoader(dataset, batch_size, shuffle, generator)``
-    on the data sets of :func:`load_image_dataset`: it yields the same minibatches, in
-    the same order, with the same random draws. The images are converted once, as
-    ``transforms.ToTensor`` would convert each of them (uint8 to float32, divided by
-    255), and kept on ``device``; each epoch then only permutes indices and slices.
-    ``DataLoader`` instead converts and collates every image on every epoch, which
-    costs more than a training step of the chapter's small models.
-
-    Parameters
-    ----------
-    dataset : torchvision.datasets.MNIST or torchvision.datasets.FashionMNIST
-        As returned by :func:`load_image_dataset`: ``dataset.data`` a uint8 tensor of
-        shape ``(N, H, W)``, ``dataset.targets`` int64 of shape ``(N,)``, transform
-        ``transforms.ToTensor()`` and no target transform.
-    batch_size : int, default 1
-        Samples per minibatch, ``>= 1``; the last minibatch of an epoch may be smaller.
-    shuffle : bool, default False
-        If true, a new random order at every epoch (every sample once per epoch).
-    generator : torch.Generator, optional
-        CPU generator for the random draws; default PyTorch's global generator, as
-        ``DataLoader`` does.
-    device : torch.device or str, default "cpu"
-        Where the data set and the minibatches live.
-
-    Attributes
-    ----------
-    dataset, batch_size, shuffle, generator
-        As given.
-    device : torch.device
-        As given.
-
-    Yields
-    ------
-    X : torch.Tensor, float32, shape (B, 1, H, W), values in [0, 1], on ``device``
-    y : torch.Tensor, int64, shape (B,), on ``device``
-
-    Raises
-    ------
-    ValueError
-        If ``batch_size`` is not a positive integer.
-    TypeError
-        If ``dataset`` is not an MNIST-style data set with a ``ToTensor`` transform,
-        or ``generator`` is not a ``torch.Generator``.
-
-    Notes
-    -----
-    Each ``iter()`` draws, like ``DataLoader``, one int64 from the generator (the seed
-    ``DataLoader`` would give its workers), then, when shuffling, the permutation
-    ``torch.randperm(N)`` that ``RandomSampler`` draws (from a generator seeded by one
-    more draw of the global generator when ``generator`` is None), and at the end of
-    the epoch the unused permutation that ``RandomSampler`` draws when it is read
-    past its last index. Hence the same
-    stream of random numbers and the same minibatches as ``DataLoader`` (PyTorch 2.x,
-    ``num_workers=0``). Minibatch SGD as in MMiDS, Section 8.4.
-    """
-
-    def __init__(self, dataset, batch_size=1, shuffle=False, generator=None, device="cpu"):
-        import torch
-        from torchvision import transforms
-
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(
-                f"generator must be a torch.Generator or None, got {type(generator).__name__}."
-            )
-        data = getattr(dataset, "data", None)
-        targets = getattr(dataset, "targets", None)
-        if not (
-            isinstance(data, torch.Tensor)
-            and data.dtype == torch.uint8
-            and data.dim() == 3
-            and isinstance(targets, torch.Tensor)
-            and targets.shape == data.shape[:1]
-        ):
-            raise TypeError(
-                "dataset must be MNIST-style: .data a uint8 tensor (N, H, W) and .targets "
-                "a tensor (N,). Use mmids.load_image_dataset, or a torch DataLoader for "
-                "other data sets."
-            )
-        if not isinstance(getattr(dataset, "transform", None), transforms.ToTensor) or (
-            getattr(dataset, "target_transform", None) is not None
-        ):
-            raise TypeError(
-                "dataset must have transform=ToTensor() and no target_transform: "
-                "DeviceDataLoader reproduces ToTensor only. Use a torch DataLoader for "
-                "other transforms."
-            )
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.generator = generator
-        self.device = torch.device(device)
-        # What ToTensor computes for each image, done once: float32, / 255, channel first.
-        self._X = data.unsqueeze(1).to(torch.float32).div(255).to(self.device)
-        self._y = targets.to(torch.int64).to(self.device)
-
-    def __len__(self):
-        return -(-len(self._y) // self.batch_size)
-
-    def __iter__(self):
-        import torch
-
-        # DataLoader draws a base seed for its workers at every iter(), even with none.
-        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-        n = len(self._y)
-        order = None
-        if self.shuffle:
-            generator = self.generator
-            if generator is None:  # as RandomSampler does without a generator
-                seed = int(torch.empty((), dtype=torch.int64).random_().item())
-                generator = torch.Generator().manual_seed(seed)
-            order = torch.randperm(n, generator=generator).to(self.device)
-        return self._batches(order)
-
-    def _batches(self, order):
-        n = len(self._y)
-        for start in range(0, n, self.batch_size):
-            if order is None:
-                batch = slice(start, start + self.batch_size)
-            else:
-                if start + self.batch_size > n:
-                    self._sampler_exhausted()
-                batch = order[start : start + self.batch_size]
-            yield self._X[batch], self._y[batch]
-        if order is not None and n % self.batch_size == 0:
-            self._sampler_exhausted()
-
-    def _sampler_exhausted(self):
-        # When DataLoader's batch sampler reads past the last index, RandomSampler
-        # draws one more (unused) permutation from the generator it was given.
-        import torch
-
-        if self.generator is not None:
-            torch.randperm(len(self._y), generator=self.generator)
+    return folder
 
 
 # ------------------------------------------------------------------------- training
 
 
-def _model_device(model, device):
-    """The one device of ``model``'s parameters and buffers, where batches must go.
-
-    ``device`` must agree with it (``"cuda"`` agrees with ``cuda:0``); a model without
-    parameters runs on ``device``. Raises TypeError or ValueError naming the argument.
-    """
-    import torch
-
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a torch.device or a str, got {type(device).__name__}.")
-    try:
-        wanted = torch.device(device)
-    except RuntimeError:
-        raise ValueError(
-            f"device {device!r} is not a device name such as 'cpu' or 'cuda'."
-        ) from None
-    held = {t.device for t in [*model.parameters(), *model.buffers()]}
-    if len(held) > 1:
-        raise ValueError(
-            f"model has parameters on several devices ({', '.join(sorted(map(str, held)))}); "
-            "move it to one with model.to(device)."
-        )
-    if not held:
-        return wanted
-    (actual,) = held
-    if wanted.type != actual.type or wanted.index not in (None, actual.index):
-        raise ValueError(
-            f"device is {str(wanted)!r} but model is on {str(actual)!r}; "
-            "call model.to(device) first, or pass the model's device."
-        )
-    return actual
-
-
 def train(dataloader, model, loss_fn, optimizer, device):
-    """Run one epoch of minibatch training.
+    """One epoch of minibatch training; returns the mean training loss.
 
-    Parameters
-    ----------
-    dataloader : torch.utils.data.DataLoader
-        Yields ``(X, y)`` minibatches; ``X`` float32 of shape ``(B, ...)``, ``y`` of
-        shape ``(B,)`` (class labels, int64) or ``(B, k)`` (regression targets).
-    model : torch.nn.Module
-        Maps ``X`` to predictions (logits for classification). Already on ``device``.
-    loss_fn : callable
-        ``loss_fn(pred, y)`` returns the mean loss of the minibatch (a scalar tensor).
-    optimizer : torch.optim.Optimizer
-        Optimizer over ``model.parameters()``.
-    device : torch.device or str
-        The device of ``model`` (``"cuda"`` matches any CUDA device); each minibatch is
-        moved there before the forward pass.
-
-    Returns
-    -------
-    float
-        Mean training loss over the samples of the epoch (each minibatch's mean loss
-        weighted by its size).
-
-    Raises
-    ------
-    TypeError
-        If ``model`` is not a ``torch.nn.Module`` or ``device`` not a str or device.
-    ValueError
-        If ``dataloader`` yields no minibatch, ``model`` has parameters on several
-        devices, or ``device`` is not a device name or not the device of ``model``.
-
-    Notes
-    -----
-    Forward pass, backpropagation, optimizer step, as in MMiDS, Section 8.5 and the
-    PyTorch quickstart tutorial.
+    ``dataloader`` yields ``(X, y)``: ``X`` float32 ``(B, ...)``, ``y`` int64 class
+    labels ``(B,)`` or float targets ``(B, k)``; ``loss_fn(model(X), y)`` is a minibatch's
+    mean loss. ``device`` is the model's (``"cuda"`` matches any CUDA device). The mean is
+    over samples. Raises TypeError or ValueError if ``model`` is not a module, ``device``
+    not its device, or the loader is empty. MMiDS, Section 8.5.
     """
-    device = _model_device(model, device)  # the model's device; an error if they differ
+    device = model_device(model, device)  # the model's device; an error if they differ
     model.train()
     total, count = 0.0, 0
     for X, y in dataloader:
@@ -823,7 +183,7 @@ def training_loop(
     test_loader=None,
     progress=None,
 ):
-    """Train for several epochs with :func:`train`, reporting and recording each epoch.
+    """Train for several epochs with :func:`train`, reporting each epoch (MMiDS, 8.5).
 
     Parameters
     ----------
@@ -832,58 +192,37 @@ def training_loop(
     epochs : int, default 3
         Number of passes over the training set, ``>= 1``.
     verbose : bool, default True
-        If true, print one line per epoch, for example
-        ``Epoch 2/3: train loss 0.2914, test accuracy 92.0 %, 11.8 s``
-        (the test accuracy only when ``test_loader`` is given). If false, print nothing
-        and show no progress bar.
-    test_loader : torch.utils.data.DataLoader or DeviceDataLoader, optional
-        Test set, as in :func:`test`. When given, the model is evaluated on it after
-        every epoch (the evaluation is not counted in the epoch's seconds).
+        Print one line per epoch, e.g. ``Epoch 2/3: train loss 0.2914, test accuracy
+        92.0 %, 11.8 s``; if false, print nothing and show no progress bar.
+    test_loader : DataLoader or DeviceDataLoader, optional
+        Test set, as in :func:`test`, evaluated after every epoch (not timed).
     progress : bool, optional
-        Show a progress bar over the minibatches of each epoch (``tqdm.auto``: a widget
-        in Jupyter and Colab, text elsewhere), with the running mean loss of the epoch
-        refreshed every 50 minibatches. The bar is removed when its epoch ends, leaving
-        the epoch's line. Default: on, unless the environment variable
-        ``MMIDS_PROGRESS`` is ``0`` (the Makefile and the tests set it, so the built
-        book and the notebooks show no bar).
+        Show a progress bar (tqdm) with the running mean loss during each epoch.
+        Default: on, unless the environment variable ``MMIDS_PROGRESS`` is ``0``.
 
     Returns
     -------
     dict of str to list
-        The history, one entry per epoch in each list (a ``pandas.DataFrame`` displays it
-        as a table):
-
-        - ``"epoch"``: int, ``1 .. epochs``;
-        - ``"train_loss"``: float, mean training loss of the epoch, as returned by
-          :func:`train`;
-        - ``"seconds"``: float, wall-clock seconds of the epoch's training;
-        - ``"test_loss"`` and ``"test_accuracy"`` (only with ``test_loader``): float,
-          as returned by :func:`test`; the accuracy is a fraction in ``[0, 1]``.
+        One entry per epoch in each list: ``"epoch"``, ``"train_loss"`` (as :func:`train`
+        returns), ``"seconds"`` (of training), and with ``test_loader`` ``"test_loss"``
+        and ``"test_accuracy"`` (as :func:`test` returns, the accuracy in ``[0, 1]``).
 
     Raises
     ------
     TypeError, ValueError
-        If ``epochs`` is not a positive integer, ``train_loader`` is empty, or as in
-        :func:`train` for ``model`` and ``device``. ValueError also if
-        ``MMIDS_PROGRESS`` is not one of ``0, 1, false, true, no, yes, off, on``.
-
-    Notes
-    -----
-    MMiDS, Section 8.5 (three epochs of Adam on MNIST). The bar sees each minibatch's
-    loss through a thin wrapper of ``loss_fn``, so :func:`train` and its arithmetic are
-    the same with or without it; the losses stay on the device between two refreshes,
-    so the bar adds one host synchronisation per 50 minibatches, not one per minibatch.
+        If ``epochs`` is not a positive integer, ``MMIDS_PROGRESS`` is not understood, or
+        as in :func:`train`.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
-    show_bar = verbose and _progress_enabled(progress)
+    show_bar = verbose and progress_enabled(progress)
     history = {"epoch": [], "train_loss": [], "seconds": []}
     if test_loader is not None:
         history.update(test_loss=[], test_accuracy=[])
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         if show_bar:
-            bar = _EpochProgress(_length(train_loader), f"Epoch {epoch}/{epochs}")
+            bar = EpochProgress(batch_count(train_loader), f"Epoch {epoch}/{epochs}")
             try:
                 train_loss = train(train_loader, model, bar.observing(loss_fn), optimizer, device)
             finally:
@@ -905,91 +244,18 @@ def training_loop(
     return history
 
 
-_PROGRESS_EVERY = 50  # minibatches between two refreshes of the bar's running loss
-_ON = ("1", "true", "yes", "on")
-_OFF = ("0", "false", "no", "off")
-
-
-def _progress_enabled(progress):
-    """``progress`` if given, else what ``MMIDS_PROGRESS`` says (default: on)."""
-    if progress is not None:
-        return bool(progress)
-    setting = os.environ.get("MMIDS_PROGRESS", "").strip().lower()
-    if setting and setting not in _ON + _OFF:
-        raise ValueError(
-            f"MMIDS_PROGRESS={setting!r} is not understood; set it to 0 to hide the "
-            "progress bars or to 1 to show them."
-        )
-    return setting not in _OFF
-
-
-def _length(loader):
-    try:
-        return len(loader)
-    except TypeError:  # an iterable without a length: the bar counts without a total
-        return None
-
-
-def _tqdm():
-    """``tqdm.auto.tqdm``, imported without its warning when ipywidgets is missing."""
-    import warnings
-
-    from tqdm import TqdmWarning
-
-    with warnings.catch_warnings():
-        # In Jupyter without ipywidgets, tqdm.auto warns and uses its text bar instead.
-        warnings.simplefilter("ignore", TqdmWarning)
-        from tqdm.auto import tqdm
-    return tqdm
-
-
-class _EpochProgress:
-    """A progress bar over the minibatches of one epoch, showing the running mean loss.
-
-    The minibatch losses are summed on the device; the sum is read (a host
-    synchronisation) only every ``every`` minibatches, to refresh the bar's text.
-    """
-
-    def __init__(self, total, desc, every=_PROGRESS_EVERY):
-        self.bar = _tqdm()(total=total, desc=desc, unit="batch", leave=False, disable=False)
-        self.every = every
-        self.loss_sum, self.count, self.steps = 0.0, 0, 0
-
-    def observe(self, loss, n):
-        self.loss_sum = self.loss_sum + loss.detach() * n
-        self.count += n
-        self.steps += 1
-        self.bar.update(1)
-        if self.steps % self.every == 0:
-            self.bar.set_postfix(loss=f"{float(self.loss_sum) / self.count:.4f}")
-
-    def observing(self, loss_fn):
-        """``loss_fn``, reporting each minibatch's loss to the bar."""
-
-        def loss_and_progress(pred, y):
-            loss = loss_fn(pred, y)
-            self.observe(loss, len(y))
-            return loss
-
-        return loss_and_progress
-
-    def close(self):
-        self.bar.close()
-
-
 def test(dataloader, model, loss_fn, device):
     """Accuracy and mean loss of a classifier on a data set.
 
+    Evaluation mode, no gradients (MMiDS, Section 8.5).
+
     Parameters
     ----------
-    dataloader : torch.utils.data.DataLoader
-        Yields ``(X, y)`` with ``y`` int64 class labels of shape ``(B,)``.
-    model : torch.nn.Module
-        Returns logits of shape ``(B, k)``. Already on ``device``.
+    dataloader, model, device
+        As in :func:`train`; ``y`` holds int64 class labels, the model returns logits
+        of shape ``(B, k)``.
     loss_fn : callable
         ``loss_fn(logits, y)``: mean loss of a minibatch, e.g. cross-entropy.
-    device : torch.device or str
-        Where each minibatch is moved.
 
     Returns
     -------
@@ -1001,16 +267,11 @@ def test(dataloader, model, loss_fn, device):
     Raises
     ------
     TypeError, ValueError
-        If ``dataloader`` yields no sample, or as in :func:`train` for ``model`` and
-        ``device``.
-
-    Notes
-    -----
-    The model is put in evaluation mode and gradients are off (MMiDS, Section 8.5).
+        If ``dataloader`` yields no sample, or as in :func:`train`.
     """
     import torch
 
-    device = _model_device(model, device)
+    device = model_device(model, device)
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
     with torch.no_grad():
@@ -1028,36 +289,26 @@ def test(dataloader, model, loss_fn, device):
 def predict_softmax(dataloader, model, device):
     """Class probabilities of a classifier for every sample of a loader.
 
+    The model ends with logits: ``nn.CrossEntropyLoss`` applies the softmax (MMiDS, 8.5).
+
     Parameters
     ----------
-    dataloader : torch.utils.data.DataLoader
-        Yields ``(X, y)``; ``y`` is ignored. Use ``shuffle=False`` to keep the data
-        set's order.
-    model : torch.nn.Module
-        Returns logits of shape ``(B, k)``.
-    device : torch.device or str
-        Where each minibatch is moved.
+    dataloader, model, device
+        As in :func:`test`; ``y`` is ignored. ``shuffle=False`` keeps the data's order.
 
     Returns
     -------
     torch.Tensor, shape (N, k), on the CPU
-        Row ``i`` is the softmax of the logits of sample ``i``; rows sum to 1. Same
-        dtype as the logits (float32 for the book's models).
+        Row ``i`` is the softmax of the logits of sample ``i`` (same dtype as the logits).
 
     Raises
     ------
     TypeError, ValueError
-        If ``dataloader`` yields no sample, or as in :func:`train` for ``model`` and
-        ``device``.
-
-    Notes
-    -----
-    The softmax is the last step of multinomial logistic regression; it is part of
-    ``nn.CrossEntropyLoss``, not of the model (MMiDS, Section 8.5).
+        If the loader is empty, or as in :func:`test`.
     """
     import torch
 
-    device = _model_device(model, device)
+    device = model_device(model, device)
     model.eval()
     chunks = []
     with torch.no_grad():
@@ -1066,158 +317,6 @@ def predict_softmax(dataloader, model, device):
     if not chunks:
         raise ValueError("dataloader yielded no sample; check the data set is not empty.")
     return torch.cat(chunks, dim=0)
-
-
-# ------------------------------------------------------------------------- plotting
-
-
-def plot_image(probs, true_label, img, class_names, ax=None):
-    """Show an image, labelled with the predicted class, its probability and the truth.
-
-    Parameters
-    ----------
-    probs : array_like, shape (k,)
-        Predicted class probabilities.
-    true_label : int
-        True class, in ``0..k-1``.
-    img : array_like, shape (28, 28) or (1, 28, 28)
-        Grey-level image.
-    class_names : sequence of str, length k
-        Names of the classes.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default the current axes.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The axes drawn on. The label is blue if the prediction is right, red if not.
-
-    Notes
-    -----
-    Adapted from the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
-    """
-    import matplotlib.pyplot as plt
-
-    probs = np.asarray(probs)
-    ax = plt.gca() if ax is None else ax
-    predicted = int(np.argmax(probs))
-    ax.imshow(np.asarray(img).squeeze(), cmap="binary")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel(
-        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]})",
-        color="tab:blue" if predicted == true_label else "tab:red",
-    )
-    return ax
-
-
-def plot_value_array(probs, true_label, ax=None):
-    """Bar chart of predicted class probabilities; predicted bar red, true bar blue.
-
-    Parameters
-    ----------
-    probs : array_like, shape (k,)
-        Predicted class probabilities.
-    true_label : int
-        True class, in ``0..k-1``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default the current axes.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The axes drawn on (y axis from 0 to 1).
-
-    Notes
-    -----
-    Adapted from the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
-    """
-    import matplotlib.pyplot as plt
-
-    probs = np.asarray(probs)
-    ax = plt.gca() if ax is None else ax
-    bars = ax.bar(range(len(probs)), probs, color="#777777")
-    ax.set_xticks(range(len(probs)))
-    ax.set_yticks([])
-    ax.set_ylim(0, 1)
-    bars[int(np.argmax(probs))].set_color("tab:red")
-    bars[int(true_label)].set_color("tab:blue")
-    return ax
-
-
-def plot_prediction(probs, true_label, img, class_names):
-    """Image with its label next to the bar chart of its predicted probabilities.
-
-    Parameters
-    ----------
-    probs, true_label, img, class_names
-        As in :func:`plot_image`.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A figure of size 6 x 3 inches with the two panels.
-
-    Notes
-    -----
-    The two-panel figure of MMiDS, Section 8.5 (after the TensorFlow classification
-    tutorial).
-    """
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
-    plot_image(probs, true_label, img, class_names, ax=left)
-    plot_value_array(probs, true_label, ax=right)
-    return fig
-
-
-def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
-    """Grid of randomly drawn images from a data set, each titled with its class.
-
-    Parameters
-    ----------
-    dataset : torch.utils.data.Dataset
-        Item ``i`` is ``(image, label)`` with an image of shape ``(1, H, W)`` or
-        ``(H, W)`` and an integer label.
-    class_names : sequence of str
-        Name of each label.
-    nrows, ncols : int, default 3 and 6
-        Shape of the grid; ``nrows * ncols`` must not exceed ``len(dataset)``.
-    seed : int, default 0
-        Seed of the draw (without replacement), so the grid is reproducible.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure, about 1.3 inches per image.
-
-    Raises
-    ------
-    ValueError
-        If the grid is empty or larger than the data set.
-
-    Notes
-    -----
-    Replaces the sample sprites that the textbook hot-links (Fashion-MNIST's README,
-    Wikimedia's MNIST examples) with images drawn from the data set itself.
-    """
-    import matplotlib.pyplot as plt
-
-    count = nrows * ncols
-    if nrows < 1 or ncols < 1 or count > len(dataset):
-        raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
-    indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
-    for ax, i in zip(axes.flat, indices, strict=True):
-        img, label = dataset[int(i)]
-        ax.imshow(np.asarray(img).squeeze(), cmap="binary")
-        ax.set_title(class_names[label], fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
-# ------------------------------------------------------ errors and learning curves
 
 
 def _as_numpy(x):
@@ -1244,35 +343,28 @@ def _labels(x, name):
 def confusion_matrix(true_labels, predicted_labels, num_classes=None):
     """Count, for each pair of classes, the samples of one class predicted as the other.
 
+    Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, Section 9.2.5;
+    one ``numpy.bincount`` over the index pairs ``k * i + j``.
+
     Parameters
     ----------
-    true_labels : array_like or torch.Tensor, shape (N,), integer
-        True class of each sample, in ``0 .. k-1``.
-    predicted_labels : array_like or torch.Tensor, shape (N,), integer
-        Predicted class of each sample (for example ``probs.argmax(1)``), in ``0 .. k-1``.
-        Tensors may live on any device.
+    true_labels, predicted_labels : array_like or torch.Tensor, shape (N,), integer
+        True and predicted class of each sample (e.g. ``probs.argmax(1)``), in ``0 .. k-1``;
+        tensors may live on any device.
     num_classes : int, optional
         ``k``. Default: one more than the largest label seen.
 
     Returns
     -------
     numpy.ndarray, shape (k, k), int64
-        Entry ``[i, j]`` is the number of samples of true class ``i`` predicted as
-        class ``j``: rows are true classes, columns predictions (the convention of
-        scikit-learn). The entries sum to ``N`` and the trace counts the correct
-        predictions.
+        Entry ``[i, j]`` counts the samples of true class ``i`` predicted as ``j`` (rows:
+        true classes, as in scikit-learn); the trace counts the correct predictions.
 
     Raises
     ------
     ValueError
         If the labels are not 1-D integer arrays of the same length, a label is negative
         or not below ``num_classes``, or ``num_classes`` is not a positive integer.
-
-    Notes
-    -----
-    The confusion matrix of a classifier (e.g. Hastie, Tibshirani & Friedman, *The
-    Elements of Statistical Learning*, Section 9.2.5); computed with one
-    ``numpy.bincount`` over the index pairs ``k * i + j``.
     """
     true = _labels(true_labels, "true_labels")
     predicted = _labels(predicted_labels, "predicted_labels")
@@ -1301,36 +393,220 @@ def confusion_matrix(true_labels, predicted_labels, num_classes=None):
     return np.bincount(k * true + predicted, minlength=k * k).reshape(k, k)
 
 
+# -------------------------------------------------------------------- least squares
+
+
+def _float_array(x, name):
+    """``x`` as a finite float64 array; TypeError or ValueError naming ``name``."""
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.") from None
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite entries.")
+    return x
+
+
+def ls_by_qr(A, b):
+    """Least-squares solution of ``A x ~ b`` through a thin QR decomposition.
+
+    ``A = Q R`` (``scipy.linalg.qr``, economic mode), then ``R x = Q^T b`` by back
+    substitution (MMiDS, Section 2.3).
+
+    Parameters
+    ----------
+    A, b : array_like, float, shapes (n, d) and (n,)
+        Design matrix with full column rank (``n >= d``) and response vector.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,), float64
+        The minimiser of ``||A x - b||_2``.
+
+    Raises
+    ------
+    TypeError
+        If ``A`` or ``b`` is not numeric.
+    ValueError
+        If ``A`` is not 2-D, ``b`` not of shape ``(n,)``, ``n < d``, an entry is not
+        finite, or ``A`` is rank-deficient (as ``numpy.linalg.matrix_rank`` decides).
+    """
+    import scipy.linalg
+
+    A, b = _float_array(A, "A"), _float_array(b, "b")
+    if A.ndim != 2:
+        raise ValueError(f"A must be a 2-D array (n, d), got shape {A.shape}.")
+    n, d = A.shape
+    if b.shape != (n,):
+        raise ValueError(f"b must have shape ({n},) to match A {A.shape}, got {b.shape}.")
+    if n < d:
+        raise ValueError(f"A needs at least as many rows as columns, got shape {A.shape}.")
+    Q, R = scipy.linalg.qr(A, mode="economic")
+    sigma = scipy.linalg.svdvals(R)  # the singular values of A, from the small R
+    if d and sigma.min() <= np.finfo(float).eps * max(n, d) * sigma.max():
+        raise ValueError(
+            "A is rank-deficient: its columns are linearly dependent (to machine precision)."
+        )
+    return scipy.linalg.solve_triangular(R, Q.T @ b)
+
+
+# ------------------------------------------------------------------------- plotting
+
+
+def plot_image(probs, true_label, img, class_names, ax=None):
+    """Show an image, labelled with the predicted class, its probability and the truth.
+
+    After the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
+
+    Parameters
+    ----------
+    probs : array_like, shape (k,)
+        Predicted class probabilities.
+    true_label : int
+        True class, in ``0..k-1``.
+    img : array_like, shape (28, 28) or (1, 28, 28)
+        Grey-level image.
+    class_names : sequence of str, length k
+        Names of the classes.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default the current axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes; the label is blue if the prediction is right, red if not.
+    """
+    import matplotlib.pyplot as plt
+
+    probs = np.asarray(probs)
+    ax = plt.gca() if ax is None else ax
+    predicted = int(np.argmax(probs))
+    ax.imshow(np.asarray(img).squeeze(), cmap="binary")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(
+        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]})",
+        color="tab:blue" if predicted == true_label else "tab:red",
+    )
+    return ax
+
+
+def plot_value_array(probs, true_label, ax=None):
+    """Bar chart of predicted class probabilities; predicted bar red, true bar blue.
+
+    After the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
+
+    Parameters
+    ----------
+    probs, true_label, ax
+        As in :func:`plot_image`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes (y axis from 0 to 1).
+    """
+    import matplotlib.pyplot as plt
+
+    probs = np.asarray(probs)
+    ax = plt.gca() if ax is None else ax
+    bars = ax.bar(range(len(probs)), probs, color="#777777")
+    ax.set_xticks(range(len(probs)))
+    ax.set_yticks([])
+    ax.set_ylim(0, 1)
+    bars[int(np.argmax(probs))].set_color("tab:red")
+    bars[int(true_label)].set_color("tab:blue")
+    return ax
+
+
+def plot_prediction(probs, true_label, img, class_names):
+    """Image with its label next to the bar chart of its predicted probabilities.
+
+    Parameters
+    ----------
+    probs, true_label, img, class_names
+        As in :func:`plot_image`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A 6 x 3 inch figure: :func:`plot_image` left, :func:`plot_value_array` right.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
+    plot_image(probs, true_label, img, class_names, ax=left)
+    plot_value_array(probs, true_label, ax=right)
+    return fig
+
+
+def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
+    """Grid of randomly drawn images from a data set, each titled with its class.
+
+    Replaces the sample sprites that the textbook hot-links with images of the data set.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        Item ``i`` is ``(image, label)``: an image of shape ``(1, H, W)`` or ``(H, W)``
+        and an integer label.
+    class_names : sequence of str
+        Name of each label.
+    nrows, ncols : int, default 3 and 6
+        Shape of the grid, at most ``len(dataset)`` images.
+    seed : int, default 0
+        Seed of the draw (without replacement): the grid is reproducible.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If the grid is empty or larger than the data set.
+    """
+    import matplotlib.pyplot as plt
+
+    count = nrows * ncols
+    if nrows < 1 or ncols < 1 or count > len(dataset):
+        raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
+    indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    for ax, i in zip(axes.flat, indices, strict=True):
+        img, label = dataset[int(i)]
+        ax.imshow(np.asarray(img).squeeze(), cmap="binary")
+        ax.set_title(class_names[label], fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def plot_confusion_matrix(cm, class_names, ax=None):
     """Draw a confusion matrix as a grid of counts, true classes down, predictions across.
+
+    The display of scikit-learn's ``ConfusionMatrixDisplay``, with matplotlib only.
 
     Parameters
     ----------
     cm : array_like, shape (k, k), non-negative integers
-        Counts, as returned by :func:`confusion_matrix` (rows: true class; columns:
-        predicted class).
+        Counts, as :func:`confusion_matrix` returns them.
     class_names : sequence of str, length k
-        Name of each class, used for the tick labels.
+        Tick labels.
     ax : matplotlib.axes.Axes, optional
         Where to draw; default a new figure of about 0.6 inch per class.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The axes, holding one image (cells shaded by count, on a logarithmic scale so that
-        the rare confusions show next to the large diagonal) and the count of each
-        cell written in it.
+        Cells shaded by count on a log scale (rare confusions show next to the large
+        diagonal), each with its count written in it.
 
     Raises
     ------
     ValueError
-        If ``cm`` is not a square 2-D array of non-negative integers, or ``class_names``
-        does not have one name per row.
-
-    Notes
-    -----
-    The display of scikit-learn's ``ConfusionMatrixDisplay``, drawn with matplotlib
-    only. The book uses it for the test predictions of MMiDS, Section 8.5.
+        If ``cm`` is not a square array of non-negative integers, or ``class_names`` does
+        not name each row.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
@@ -1376,37 +652,30 @@ def plot_confusion_matrix(cm, class_names, ax=None):
 def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows=3, ncols=6):
     """Grid of the first misclassified images, each titled with its prediction and truth.
 
+    Extends the single-image views of MMiDS, Section 8.5 to a grid of mistakes.
+
     Parameters
     ----------
     images : array_like or torch.Tensor, shape (N, H, W) or (N, 1, H, W)
-        Grey-level images, any numeric dtype (for example a data set's raw ``uint8``
-        ``data``, or float tensors in ``[0, 1]``).
+        Grey-level images, any numeric dtype.
     true_labels, predicted_labels : array_like or torch.Tensor, shape (N,), integer
-        True and predicted class of each image, as for :func:`confusion_matrix`.
+        As for :func:`confusion_matrix`.
     class_names : sequence of str
         Name of each class.
     nrows, ncols : int, default 3 and 6
-        Shape of the grid; it shows the first ``nrows * ncols`` misclassified images,
-        in the order of the data set (fewer if there are fewer).
+        Shape of the grid: the first ``nrows * ncols`` errors, in the data set's order.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, about 1.4 inches per image. Each title reads ``predicted`` on the
-        first line (in red) and ``(true)`` on the second. Unused cells are blank; if no
-        image is misclassified, the figure says so in its title.
+        Titles read the prediction (red) over ``(true class)``; with no error, so does
+        the figure's title.
 
     Raises
     ------
     ValueError
-        If the arrays do not have one image and one label per sample, a label has no
-        name, or the grid is empty.
-
-    Notes
-    -----
-    The errors of a classifier are easiest understood by looking at them; this extends
-    the single-image views of MMiDS, Section 8.5 (after the TensorFlow classification
-    tutorial) to a grid of every kind of mistake.
+        If there is not one image and one label per sample, a label has no name, or the
+        grid is empty.
     """
     import matplotlib.pyplot as plt
 
@@ -1447,30 +716,24 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
 def plot_history(history):
     """Curves of the training loss, and of the test loss and accuracy when recorded.
 
+    Learning curves (Goodfellow, Bengio & Courville, *Deep Learning*, Section 7.8).
+
     Parameters
     ----------
     history : dict of str to list
-        As returned by :func:`training_loop`: ``"epoch"`` and ``"train_loss"``, and
-        optionally ``"test_loss"`` and ``"test_accuracy"`` (fractions in ``[0, 1]``), one
-        entry per epoch.
+        As :func:`training_loop` returns it: ``"epoch"``, ``"train_loss"``, and
+        optionally ``"test_loss"`` and ``"test_accuracy"`` (in ``[0, 1]``).
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel (mean loss per epoch: training, and test when recorded) or, with a
-        test accuracy, two panels side by side, the second showing the test accuracy
-        in percent.
+        The mean losses per epoch; a second panel shows a test accuracy, in percent.
 
     Raises
     ------
     ValueError
         If ``history`` lacks ``"epoch"`` or ``"train_loss"``, has no epoch, or its lists
         differ in length.
-
-    Notes
-    -----
-    Learning curves as in Goodfellow, Bengio & Courville, *Deep Learning* (2016),
-    Section 7.8; the values are those printed by :func:`training_loop` (MMiDS, Section 8.5).
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -1511,50 +774,22 @@ def plot_history(history):
     return fig
 
 
-# ---------------------------------------------------------------------------- pages
+# --------------------------------------------------------------------- class names
 
 
-def glue(name, value):
-    """Hand a formatted number to the page's prose (myst-nb glue), where myst-nb exists.
+#: Class names of Fashion-MNIST, indexed by label (Xiao, Rasul & Vollgraf, 2017).
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
-    In the book, a sentence shows it with ``{glue:text}`name```. Where myst-nb is not
-    installed (for example in Colab) nothing happens; the page prints the same number
-    in the cell above the sentence, so the reader still sees it.
-
-    Parameters
-    ----------
-    name : str
-        Key of the value, a Python identifier such as ``"cnn_accuracy"``; unique in the
-        book.
-    value : str
-        The number as it should read, already formatted, e.g. ``f"{100 * acc:.1f} %"``.
-
-    Returns
-    -------
-    None
-        Under myst-nb, a hidden output (``display=False``) carries the value.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not an identifier.
-    TypeError
-        If ``value`` is not a string: format it on the page, so that the text shows the
-        same digits as the printed line.
-
-    Notes
-    -----
-    Wraps ``myst_nb.glue`` (MyST-NB documentation, "Embedding outputs as variables").
-    """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name must be an identifier such as 'cnn_accuracy', got {name!r}.")
-    if not isinstance(value, str):
-        raise TypeError(
-            f"glue a formatted string, e.g. f'{{100 * accuracy:.1f}} %', not a "
-            f"{type(value).__name__}."
-        )
-    try:
-        from myst_nb import glue as myst_nb_glue
-    except ImportError:
-        return
-    myst_nb_glue(name, value, display=False)
+#: Class names of MNIST: the digit itself.
+MNIST_CLASSES = tuple(str(d) for d in range(10))

@@ -1,13 +1,16 @@
-"""mmids.DeviceDataLoader serves exactly the minibatches of torch's DataLoader."""
+"""Unit tests of mmids_loader: DeviceDataLoader serves exactly the minibatches of torch's
+DataLoader, and model_device says where a model's minibatches must go."""
 
 import copy
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import ToTensor
 
 import mmids
+import mmids_loader
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +128,11 @@ def test_rejects_data_it_cannot_reproduce(mnist_test_set):
         mmids.DeviceDataLoader(Subset(mnist_test_set, range(10)), batch_size=2)
     with pytest.raises(TypeError, match="generator"):
         mmids.DeviceDataLoader(mnist_test_set, generator=0)
+
+
+def test_model_device_is_the_device_of_the_parameters_or_the_one_asked_for():
+    assert mmids_loader.model_device(nn.Linear(2, 3), "cpu") == torch.device("cpu")
+    assert mmids_loader.model_device(nn.Linear(2, 3, device="meta"), "meta") == torch.device("meta")
+    assert mmids_loader.model_device(nn.ReLU(), "meta") == torch.device("meta")  # no weights
+    with pytest.raises(ValueError, match="device is 'cpu' but model is on 'meta'"):
+        mmids_loader.model_device(nn.Linear(2, 3, device="meta"), "cpu")

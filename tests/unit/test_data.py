@@ -1,10 +1,12 @@
-"""The data check: every file verified by size and sha256, missing files downloaded from
-a mirror, and one clear error, with nothing half-written, when that fails.
+"""Unit tests of mmids_data and of the loaders that use it: every file verified by size
+and sha256, missing files downloaded from a mirror, and one clear error, with nothing
+half-written, when that fails.
 
 Downloads go to servers on loopback that serve good files, bad files, half a file, or
 nothing at all; the suite itself runs without any other network (see the Makefile).
 """
 
+import dataclasses
 import errno
 import functools
 import gzip
@@ -19,12 +21,15 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from torchvision import datasets
 
 import mmids
+import mmids_data
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = mmids.data_dir()  # the intact copies the book uses ($MMIDS_DATA_DIR in CI)
+ALL_FILES = [rel for dataset in mmids_data.DATASETS.values() for rel in dataset.paths()]
 MNIST_FILES = [
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -39,12 +44,17 @@ def files_under(folder):
     return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*"))
 
 
+def mirrors(monkeypatch, names, *urls):
+    """Make the data sets ``names`` come from ``urls`` (in the registry, for this test)."""
+    for name in names:
+        dataset = mmids_data.DATASETS[name]
+        monkeypatch.setitem(mmids_data.DATASETS, name, dataclasses.replace(dataset, mirrors=urls))
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """Point every download of the data check at a closed loopback port."""
-    monkeypatch.setattr(datasets.MNIST, "mirrors", [CLOSED_PORT])
-    monkeypatch.setattr(datasets.FashionMNIST, "mirrors", [CLOSED_PORT])
-    monkeypatch.setattr(mmids, "_CSV_BASE_URL", CLOSED_PORT)
+    mirrors(monkeypatch, mmids_data.DATASETS, CLOSED_PORT)
     return monkeypatch
 
 
@@ -143,11 +153,89 @@ class HalfAFile(http.server.BaseHTTPRequestHandler):
 
 def test_check_data_accepts_the_intact_data_and_returns_every_file():
     files = mmids.check_data(download=False)
+    assert [p.relative_to(DATA).as_posix() for p in files] == ALL_FILES
     assert len(files) == 10
-    assert {p.relative_to(DATA).as_posix() for p in files} == set(mmids._DATA_FILES)
-    assert all(
-        p.stat().st_size == mmids._DATA_FILES[p.relative_to(DATA).as_posix()][0] for p in files
-    )
+    sizes = {
+        f"{d.folder}/{n}".lstrip("/"): s
+        for d in mmids_data.DATASETS.values()
+        for n, (s, _) in d.files.items()
+    }
+    assert all(p.stat().st_size == sizes[p.relative_to(DATA).as_posix()] for p in files)
+
+
+@pytest.mark.parametrize("name", ["MNIST", "FashionMNIST"])
+def test_the_registry_lists_the_mirrors_torchvision_lists(name):
+    dataset = mmids_data.DATASETS[name]
+    assert dataset.mirrors == tuple(getattr(datasets, name).mirrors)
+    assert dataset.gzipped and dataset.folder == f"{name}/raw"
+
+
+def test_the_registry_names_the_files_of_a_data_set_by_their_place_in_the_data_folder():
+    assert mmids_data.DATASETS["SAHeart.csv"].paths() == ["SAHeart.csv"]
+    assert mmids_data.DATASETS["MNIST"].paths()[0] == "MNIST/raw/train-images-idx3-ubyte"
+    pair = mmids_data.DataSet("pair/raw", {"a": (1, "0" * 64), "b": (2, "1" * 64)}, (), False)
+    assert pair.paths() == ["pair/raw/a", "pair/raw/b"]
+
+
+def test_data_dir_is_the_repository_data_folder_by_default(monkeypatch):
+    monkeypatch.delenv("MMIDS_DATA_DIR", raising=False)
+    assert mmids.data_dir() == ROOT / "data"
+
+
+def test_a_given_data_folder_is_resolved_and_none_means_the_default(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert mmids_data.resolve_root("here") == tmp_path.resolve() / "here"
+    assert mmids_data.resolve_root(None) == mmids.data_dir()
+
+
+def test_data_dir_resolves_a_relative_mmids_data_dir_against_the_working_directory(
+    monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MMIDS_DATA_DIR", "some/folder")
+    assert mmids.data_dir() == tmp_path.resolve() / "some" / "folder"
+
+
+def test_load_csv_reads_the_checked_tables():
+    saheart = mmids.load_csv("SAHeart.csv")
+    advertising = mmids.load_csv("advertising.csv")
+    assert saheart.shape == (462, 9) and set(saheart["chd"]) == {0, 1}
+    assert list(advertising.columns) == ["TV", "radio", "newspaper", "sales"]
+    assert len(advertising) == 200
+
+
+def test_load_csv_rejects_an_unknown_table(tmp_path):
+    with pytest.raises(ValueError, match="SAHeart.csv"):
+        mmids.load_csv("iris.csv", root=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["MNIST", "FashionMNIST"])
+def test_load_image_dataset_gives_float_images_in_the_unit_interval(name):
+    test_set = mmids.load_image_dataset(name, train=False)
+    assert len(test_set) == 10_000
+    img, label = test_set[0]
+    assert img.shape == (1, 28, 28) and img.dtype == torch.float32
+    assert 0.0 <= float(img.min()) and float(img.max()) <= 1.0
+    assert isinstance(label, int) and 0 <= label <= 9
+
+
+def test_load_image_dataset_rejects_an_unknown_name(tmp_path):
+    with pytest.raises(ValueError, match="MNIST"):
+        mmids.load_image_dataset("CIFAR10", root=tmp_path)
+
+
+def test_load_image_dataset_offline_and_missing_raises_a_clear_error(monkeypatch, tmp_path):
+    mirrors(monkeypatch, ["MNIST"], CLOSED_PORT)
+    with pytest.raises(RuntimeError, match="MMIDS_DATA_DIR") as excinfo:
+        mmids.load_image_dataset("MNIST", train=False, root=tmp_path)
+    assert str(tmp_path / "MNIST" / "raw") in str(excinfo.value)
+
+
+def test_class_names_follow_the_data_sets_documentation():
+    assert len(mmids.FASHION_MNIST_CLASSES) == 10
+    assert mmids.FASHION_MNIST_CLASSES[0] == "T-shirt/top"
+    assert mmids.FASHION_MNIST_CLASSES[9] == "Ankle boot"
+    assert mmids.MNIST_CLASSES == tuple("0123456789")
 
 
 def test_check_data_rejects_an_unknown_data_set_name():
@@ -213,7 +301,7 @@ def test_check_data_in_an_empty_folder_offline_names_every_file_and_writes_nothi
     with pytest.raises(mmids.DataError) as excinfo:
         mmids.check_data(root=tmp_path)
     message = str(excinfo.value)
-    for rel in mmids._DATA_FILES:
+    for rel in ALL_FILES:
         assert f"{tmp_path / rel}: missing" in message
     assert f"data folder {tmp_path}" in message and "MMIDS_DATA_DIR is not set" in message
     assert f"from {CLOSED_PORT}train-images-idx3-ubyte.gz: cannot connect" in message
@@ -241,7 +329,7 @@ def test_missing_image_files_are_downloaded_from_a_mirror_and_verified(
             gzip.open(served / f"{name}.gz", "wb", compresslevel=1) as dst,
         ):
             shutil.copyfileobj(src, dst)
-    monkeypatch.setattr(datasets.MNIST, "mirrors", [CLOSED_PORT, url])  # first one fails
+    mirrors(monkeypatch, ["MNIST"], CLOSED_PORT, url)  # the first one fails
     test_set = mmids.load_image_dataset("MNIST", train=False, root=tmp_path)
     assert len(test_set) == 10_000
     assert files_under(tmp_path) == ["MNIST", "MNIST/raw"] + [
@@ -255,7 +343,7 @@ def test_missing_image_files_are_downloaded_from_a_mirror_and_verified(
 def test_a_damaged_table_is_replaced_by_a_verified_download(monkeypatch, tmp_path, file_server):
     served, url = file_server
     shutil.copy(DATA / "advertising.csv", served / "advertising.csv")
-    monkeypatch.setattr(mmids, "_CSV_BASE_URL", url)
+    mirrors(monkeypatch, ["advertising.csv"], url)
     (tmp_path / "advertising.csv").write_text("TV,radio\n1,2\n")
     table = mmids.load_csv("advertising.csv", root=tmp_path)
     assert table.shape == (200, 4)
@@ -267,7 +355,7 @@ def test_a_download_that_fails_its_check_is_discarded(monkeypatch, tmp_path, fil
     served, url = file_server
     content = (DATA / "SAHeart.csv").read_bytes()
     (served / "SAHeart.csv").write_bytes(content.replace(b"1", b"2", 1))  # same size
-    monkeypatch.setattr(mmids, "_CSV_BASE_URL", url)
+    mirrors(monkeypatch, ["SAHeart.csv"], url)
     with pytest.raises(mmids.DataError, match="the downloaded file is damaged .sha256 differs"):
         mmids.load_csv("SAHeart.csv", root=tmp_path)
     assert files_under(tmp_path) == []
@@ -276,7 +364,7 @@ def test_a_download_that_fails_its_check_is_discarded(monkeypatch, tmp_path, fil
 def test_an_interrupted_download_leaves_no_partial_file(monkeypatch, tmp_path):
     server = Server(HalfAFile)
     try:
-        monkeypatch.setattr(datasets.FashionMNIST, "mirrors", [server.url])
+        mirrors(monkeypatch, ["FashionMNIST"], server.url)
         with pytest.raises(mmids.DataError, match="t10k-labels-idx1-ubyte: missing"):
             mmids.load_image_dataset("FashionMNIST", train=False, root=tmp_path)
     finally:
@@ -287,11 +375,11 @@ def test_an_interrupted_download_leaves_no_partial_file(monkeypatch, tmp_path):
 def test_a_download_stopped_by_the_reader_leaves_nothing(monkeypatch, tmp_path):
     import pooch
 
-    def interrupted(url, known_hash, fname, path, downloader):
-        (Path(path) / fname).write_bytes(b"\x1f\x8b half a file")
+    def interrupted(self, url, output_file, pooch, check_only=False):
+        Path(getattr(output_file, "name", output_file)).write_bytes(b"\x1f\x8b half a file")
         raise KeyboardInterrupt  # the reader presses Ctrl-C mid-download
 
-    monkeypatch.setattr(pooch, "retrieve", interrupted)
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", interrupted)
     with pytest.raises(KeyboardInterrupt):
         mmids.load_image_dataset("MNIST", root=tmp_path)
     assert files_under(tmp_path) == []
@@ -301,9 +389,8 @@ def test_a_stalling_mirror_is_given_up_after_the_timeout_and_leaves_nothing(
     monkeypatch, tmp_path, stalling_server
 ):
     url, accepted = stalling_server
-    monkeypatch.setattr(mmids, "_DOWNLOAD_TIMEOUT", 1)
-    monkeypatch.setattr(datasets.MNIST, "mirrors", [url])
-    monkeypatch.setattr(mmids, "_CSV_BASE_URL", url)
+    monkeypatch.setattr(mmids_data, "_DOWNLOAD_TIMEOUT", 1)
+    mirrors(monkeypatch, ["MNIST", "SAHeart.csv"], url)
     start = time.monotonic()
     with pytest.raises(mmids.DataError) as excinfo:
         mmids.check_data(["MNIST", "SAHeart.csv"], root=tmp_path)
@@ -345,7 +432,7 @@ def test_make_data_in_an_empty_folder_fails_naming_each_file_and_writes_nothing(
     result = make_data(tmp_path)
     assert result.returncode != 0
     assert "make data: FAILED" in result.stderr
-    for rel in mmids._DATA_FILES:
+    for rel in ALL_FILES:
         assert f"{tmp_path / rel}: missing" in result.stderr
     assert f"MMIDS_DATA_DIR={tmp_path}" in result.stderr
     assert "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz" in (

@@ -1,17 +1,10 @@
 """The build's execution cache: prose edits reuse it, code and helper edits invalidate it."""
 
-import importlib.util
-from pathlib import Path
-
+import execute_pages  # scripts/, on the path through conftest.py
 import pytest
 from jupyter_cache.base import CacheBundleIn
 
-ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location(
-    "execute_pages", ROOT / "scripts" / "execute_pages.py"
-)
-execute_pages = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(execute_pages)
+import book
 
 PAGE = """---
 jupytext:
@@ -51,6 +44,7 @@ def is_cached(cache, path):
 def project(tmp_path, monkeypatch):
     (tmp_path / "utils").mkdir()
     (tmp_path / "utils" / "mmids.py").write_text("def helper():\n    return 1\n")
+    (tmp_path / "utils" / "mmids_data.py").write_text("SIZE = 1\n")
     (tmp_path / "requirements.txt").write_text("torch==2.14.1\n")
     (tmp_path / "page.md").write_text(PAGE)
     monkeypatch.delenv("MMIDS_DEVICE", raising=False)
@@ -68,7 +62,7 @@ def test_a_prose_edit_keeps_the_page_cached_and_a_code_edit_does_not(project):
     assert not is_cached(cache, page)
 
 
-@pytest.mark.parametrize("change", ["helpers", "requirements", "device"])
+@pytest.mark.parametrize("change", ["helpers", "plumbing", "new module", "requirements", "device"])
 def test_a_change_of_helpers_requirements_or_device_empties_the_cache(project, monkeypatch, change):
     page = project / "page.md"
     key = execute_pages.environment_key(project)
@@ -77,6 +71,10 @@ def test_a_change_of_helpers_requirements_or_device_empties_the_cache(project, m
     assert is_cached(execute_pages.open_cache(project / "cache", key), page)
     if change == "helpers":
         (project / "utils" / "mmids.py").write_text("def helper():\n    return 2\n")
+    elif change == "plumbing":
+        (project / "utils" / "mmids_data.py").write_text("SIZE = 2\n")
+    elif change == "new module":
+        (project / "utils" / "mmids_more.py").write_text("")
     elif change == "requirements":
         (project / "requirements.txt").write_text("torch==2.14.2\n")
     else:
@@ -86,11 +84,8 @@ def test_a_change_of_helpers_requirements_or_device_empties_the_cache(project, m
     assert not is_cached(execute_pages.open_cache(project / "cache", new_key), page)
 
 
-def test_toc_pages_lists_the_notebook_pages_of_the_toc_in_order():
-    from conftest import chapter_pages
-
-    notebooks = [p for p in chapter_pages() if "kernelspec:" in p.with_suffix(".md").read_text()]
+def test_the_build_executes_the_notebook_pages_of_the_toc_in_order():
+    pages = [page.with_suffix(".md") for page in book.chapter_pages()]
+    notebooks = [page for page in pages if "kernelspec:" in page.read_text()]
     assert notebooks
-    assert [ROOT / p for p in execute_pages.toc_pages()] == [
-        p.with_suffix(".md") for p in notebooks
-    ]
+    assert book.notebook_pages() == notebooks

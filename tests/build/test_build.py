@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 RAISING_PAGE = """\
 ---
@@ -46,7 +46,8 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
         "package-lock.json",
         "images/favicon.svg",
         "scripts/execute_pages.py",
-        "utils/mmids.py",
+        "scripts/book.py",
+        *[p.relative_to(ROOT).as_posix() for p in ROOT.glob("utils/*.py")],
     ):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
@@ -84,41 +85,26 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
     assert (tmp_path / "_build" / "reports" / "chapters" / "raising_page.err.log").is_file()
 
 
-def test_make_passes_a_relative_mmids_data_dir_to_the_pages_as_an_absolute_path():
-    # Pages execute in chapters/, so a relative folder must be resolved before they start.
+def exported_by_make(name, value):
+    """What make exports as the environment variable ``name`` when it is set to ``value``."""
     result = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "--eval",
-            "show-data-dir: ; @echo $$MMIDS_DATA_DIR",
-            "show-data-dir",
-        ],
+        ["make", "--no-print-directory", "--eval", f"show: ; @echo $${name}", "show"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MMIDS_DATA_DIR": "some/relative/folder"},
+        env={"PATH": "/usr/bin:/bin", name: value},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(ROOT / "some" / "relative" / "folder")
+    return result.stdout.strip()
+
+
+def test_make_passes_a_relative_mmids_data_dir_to_the_pages_as_an_absolute_path():
+    # Pages execute in chapters/, so a relative folder must be resolved before they start.
+    exported = exported_by_make("MMIDS_DATA_DIR", "some/relative/folder")
+    assert exported == str(ROOT / "some" / "relative" / "folder")
 
 
 def test_make_runs_the_pages_without_progress_bars():
     # The book and the reference notebooks must hold one line per epoch, not a bar.
-    result = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "--eval",
-            "show-progress: ; @echo $$MMIDS_PROGRESS",
-            "show-progress",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MMIDS_PROGRESS": "1"},
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0"
+    assert exported_by_make("MMIDS_PROGRESS", "1") == "0"

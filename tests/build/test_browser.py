@@ -18,18 +18,17 @@ import re
 import shutil
 import threading
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+import book
+from conftest import ROOT
+
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
-PAGES = [TOC["root"]] + [entry["file"] for entry in TOC["chapters"]]
+CONFIG = book.config()
+PAGES = book.toc_files()
 REQUIRED = os.environ.get("MMIDS_REQUIRE_BROWSER") == "1"
 MATHJAX_TIMEOUT = 60  # seconds for MathJax to typeset one page
 

@@ -1,8 +1,9 @@
 """Each page runs on its own, as in Colab: its notebook alone in an empty folder.
 
 A reader who opens a page's ``.ipynb`` from a launch button has the notebook and nothing
-else of this repository. The page's first code cell then fetches ``utils/mmids.py`` from
-the repository (``MMIDS_REPO_URL``, by default the raw files of ``repository.url`` at
+else of this repository. The page's first code cell then fetches the helper modules
+(``utils/mmids.py`` and its plumbing, the ``py-modules`` of pyproject.toml) from the
+repository (``MMIDS_REPO_URL``, by default the raw files of ``repository.url`` at
 ``repository.branch`` in _config.yml). Here the repository is served by a loopback HTTP
 server, and the kernel runs in an environment that has every installed package except
 this repository's editable ``mmids``: a throwaway virtual environment that sees the
@@ -23,22 +24,23 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import jupytext
 import nbformat
 import pytest
-import yaml
 from nbclient import NotebookClient
 
-from conftest import chapter_pages
+import book
+from conftest import ROOT, chapter_pages
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = chapter_pages()
 IDS = [page.name for page in PAGES]
-CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-CELL_TIMEOUT = 1200  # seconds, as for the book's build
+CONFIG = book.config()
+# The modules a page needs: mmids and its plumbing, as pyproject.toml installs them.
+MODULES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["py-modules"]
 
 
 def default_repo_url():
@@ -73,7 +75,16 @@ def test_a_page_that_uses_mmids_fetches_it_first_from_this_repository(page):
         "(repository.url and repository.branch of _config.yml)"
     )
     assert "import mmids" not in setup
-    assert len(setup.splitlines()) <= 8, f"{page.name}: keep the setup cell short"
+    assert len(setup.splitlines()) <= 10, f"{page.name}: keep the setup cell short"
+    lists = [
+        ast.literal_eval(node)
+        for node in ast.walk(ast.parse(setup))
+        if isinstance(node, ast.List) and all(isinstance(e, ast.Constant) for e in node.elts)
+    ]
+    assert MODULES in lists, (
+        f"{page.name}: the setup cell must fetch every helper module, the list {MODULES} "
+        "(py-modules of pyproject.toml)"
+    )
     imported = {
         alias.name.split(".")[0]
         for node in ast.walk(ast.parse(setup))
@@ -132,7 +143,7 @@ def kernel_without_mmids(tmp_path_factory):
         text=True,
     ).stdout.strip()
     # A plain path line: the project's site-packages joins sys.path, its .pth files do not
-    # run, so the editable install of utils/mmids.py is not importable.
+    # run, so the editable install of utils/*.py is not importable.
     project_site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "project_packages.pth").write_text("\n".join(sorted(project_site)) + "\n")
     spec_dir = base / "share" / "jupyter" / "kernels" / "no-mmids"
@@ -181,17 +192,18 @@ def test_the_page_notebook_runs_alone_in_an_empty_folder(
 
     NotebookClient(
         nb,
-        timeout=CELL_TIMEOUT,
+        timeout=book.cell_timeout(),
         kernel_name=kernel_without_mmids,
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute(env=env)  # raises CellExecutionError, with the traceback, if a cell fails
 
     where = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
     if uses_mmids(code_cells(page.with_suffix(".md"))):
-        assert _RecordingHandler.requested == ["/utils/mmids.py"]
-        fetched = tmp_path / "mmids.py"
-        assert fetched.read_bytes() == (ROOT / "utils" / "mmids.py").read_bytes()
-        assert Path(where) == fetched, f"mmids was imported from {where}"
+        assert _RecordingHandler.requested == [f"/utils/{m}.py" for m in MODULES]
+        for module in MODULES:
+            fetched = tmp_path / f"{module}.py"
+            assert fetched.read_bytes() == (ROOT / "utils" / f"{module}.py").read_bytes()
+        assert Path(where) == tmp_path / "mmids.py", f"mmids was imported from {where}"
     else:
         assert _RecordingHandler.requested == []
         assert where == "mmids not imported"

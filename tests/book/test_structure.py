@@ -1,26 +1,27 @@
 """Mechanical checks of what keeps the book maintainable.
 
-- One definition of every helper: no page defines (``def``/``class``) a name that
-  ``utils/mmids.py`` defines.
-- ``mmids.__all__`` lists exactly the module's public names; each of them is used by at least
-  one page and named in the unit tests.
-- Helpers return values: ``print`` appears in ``mmids`` only under an ``if verbose`` flag.
+- One definition of every helper: no page defines (``def``/``class``) a name that a module
+  of ``utils/`` defines.
+- Each module's ``__all__`` lists exactly its public names (``mmids``' include what it
+  re-exports from its plumbing modules); each helper of ``mmids`` is used by at least one
+  page, and every public name of every module is called (or, for constants and
+  exceptions, used) by a unit test in ``tests/unit/``, as the tests' syntax trees show.
+- Helpers return values: ``print`` appears in ``utils/`` only under an ``if verbose`` flag.
 - Importing ``mmids`` has no side effect (no output, seeding, warning filters or files).
 - Every page has the same anatomy: a label and a title, a "What you will do" box, one imports
   cell, and "Exercises" at the end, each exercise with a gated, executable solution; pages
   that train a model keep their hyperparameters in one frozen dataclass at the top.
 
-The checks read the table of contents and the module, so a new page or a new helper needs
-no change here: only a use on a page, a unit test and an entry in ``__all__``.
+The checks read the table of contents, the modules and the tests, so a new page or a new
+helper needs no change here: only a use on a page, a unit test and an entry in ``__all__``.
 """
 
 import ast
-import inspect
+import importlib
 import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import jupytext
 import pytest
@@ -30,11 +31,10 @@ from conftest import ROOT, chapter_pages
 
 PAGES = [page.with_suffix(".md") for page in chapter_pages()]
 TEMPLATES = sorted((ROOT / "templates").glob("*.md"))
-MMIDS_PATH = Path(inspect.getsourcefile(mmids)).resolve()
-MMIDS_TREE = ast.parse(MMIDS_PATH.read_text(encoding="utf-8"))
-UNIT_TESTS = [
-    p for p in sorted((ROOT / "tests").glob("test_*.py")) if p.name != Path(__file__).name
-]
+MODULE_PATHS = sorted((ROOT / "utils").glob("*.py"))
+MODULES = [path.stem for path in MODULE_PATHS]
+TREES = {path.stem: ast.parse(path.read_text(encoding="utf-8")) for path in MODULE_PATHS}
+UNIT_TESTS = sorted((ROOT / "tests" / "unit").glob("test_*.py"))
 
 
 def ids(paths):
@@ -75,44 +75,75 @@ def defined_names(tree):
     return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
 
 
-def mmids_top_level_names():
-    """Functions, classes and variables that utils/mmids.py defines at module level."""
-    names = set()
-    for node in MMIDS_TREE.body:
+def top_level_names(tree):
+    """(defined, imported): names a module defines at top level (functions, classes,
+    variables), and names it imports from another module of utils/ (which it may re-export).
+    """
+    defined, imported = set(), set()
+    for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
+            defined.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {t.id for t in targets if isinstance(t, ast.Name)}
-    return names - {"__all__"}
+            defined |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.ImportFrom) and node.module in MODULES:
+            imported |= {alias.asname or alias.name for alias in node.names}
+    return defined - {"__all__"}, imported
 
 
-PUBLIC = sorted(mmids.__all__)
+def names_used_by_unit_tests():
+    """``{(module, name): how}`` for each ``module.name`` of utils that a unit test uses.
+
+    ``how`` is ``"called"`` when some use is a call (``mmids.train(...)``), else ``"used"``.
+    Only code counts: a name in a comment or a string is no test.
+    """
+    found = {}
+    for path in UNIT_TESTS:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in MODULES
+            ):
+                key = (node.value.id, node.attr)
+                if id(node) in called or found.get(key) == "called":
+                    found[key] = "called"
+                else:
+                    found[key] = "used"
+    return found
+
+
+PUBLIC = list(mmids.__all__)
+EVERY_PUBLIC = [(m, name) for m in MODULES for name in importlib.import_module(m).__all__]
 
 
 # ------------------------------------------------------------- one definition of a helper
 
 
 @pytest.mark.parametrize("page", PAGES, ids=ids(PAGES))
-def test_no_page_redefines_a_name_that_mmids_defines(page):
+def test_no_page_redefines_a_name_that_a_helper_module_defines(page):
     on_page = set().union(*map(defined_names, code_cells(page)))
-    in_mmids = {
-        n.name for n in ast.walk(MMIDS_TREE) if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-    }
-    clash = sorted(on_page & in_mmids)
+    in_utils = set().union(*map(defined_names, TREES.values()))
+    clash = sorted(on_page & in_utils)
     assert not clash, (
-        f"{page.name} defines {clash}, which utils/mmids.py also defines: call the helper "
+        f"{page.name} defines {clash}, which utils/ also defines: call the helper "
         "(mmids.NAME) instead, or give the page's own code another name."
     )
 
 
-def test_all_lists_exactly_the_public_names_of_mmids():
-    public = {name for name in mmids_top_level_names() if not name.startswith("_")}
-    assert len(mmids.__all__) == len(set(mmids.__all__)), "a name is listed twice in __all__"
-    assert set(mmids.__all__) == public, (
-        f"missing from __all__: {sorted(public - set(mmids.__all__))}; "
-        f"listed but not defined: {sorted(set(mmids.__all__) - public)}. "
-        "Public helpers go in __all__; module-internal ones start with an underscore."
+@pytest.mark.parametrize("module", MODULES)
+def test_all_lists_exactly_the_public_names_of_each_module(module):
+    listed = importlib.import_module(module).__all__
+    defined, imported = top_level_names(TREES[module])
+    public = {name for name in defined if not name.startswith("_")}
+    assert len(listed) == len(set(listed)), "a name is listed twice in __all__"
+    missing, unknown = public - set(listed), set(listed) - public - imported
+    assert not missing and not unknown, (
+        f"utils/{module}.py: missing from __all__: {sorted(missing)}; listed but neither "
+        f"defined nor imported from utils/: {sorted(unknown)}. Public helpers go in "
+        "__all__; module-internal ones start with an underscore."
     )
 
 
@@ -126,11 +157,24 @@ def test_every_public_helper_is_used_by_a_page(name):
     )
 
 
-@pytest.mark.parametrize("name", PUBLIC)
-def test_every_public_helper_is_named_in_a_unit_test(name):
-    pattern = re.compile(rf"\bmmids\.{re.escape(name)}\b")
-    tests = [p.name for p in UNIT_TESTS if pattern.search(p.read_text(encoding="utf-8"))]
-    assert tests, f"mmids.{name} has no unit test: add one to tests/test_mmids.py."
+@pytest.mark.parametrize("module, name", EVERY_PUBLIC, ids=[f"{m}.{n}" for m, n in EVERY_PUBLIC])
+def test_every_public_name_is_called_by_a_unit_test(module, name):
+    obj = getattr(importlib.import_module(module), name)
+    must_call = callable(obj) and not (isinstance(obj, type) and issubclass(obj, Exception))
+    found = names_used_by_unit_tests()
+    uses = {found.get((m, name)) for m in (module, "mmids") if name in vars(sys.modules[m])}
+    expected = {"called"} if must_call else {"called", "used"}
+    assert uses & expected, (
+        f"{module}.{name} is never {'called' if must_call else 'used'} by a test of "
+        f"tests/unit/: add a unit test that calls it (as mmids.{name} or {module}.{name})."
+    )
+
+
+def test_the_coverage_check_reads_code_not_comments(tmp_path, monkeypatch):
+    fake = tmp_path / "test_fake.py"
+    fake.write_text("import mmids\n# mmids.train(loader)\nx = 'mmids.test'\nmmids.ls_by_qr\n")
+    monkeypatch.setattr(sys.modules[__name__], "UNIT_TESTS", [fake])
+    assert names_used_by_unit_tests() == {("mmids", "ls_by_qr"): "used"}
 
 
 # ------------------------------------------------------------- helpers without side effects
@@ -151,10 +195,11 @@ def test_helpers_print_only_under_a_verbose_flag():
             found += prints(child, inner)
         return found
 
-    lines = prints(MMIDS_TREE, guarded=False)
+    lines = {m: prints(tree, guarded=False) for m, tree in TREES.items()}
+    lines = {m: found for m, found in lines.items() if found}
     assert not lines, (
-        f"utils/mmids.py prints at lines {lines}: return the value and let the page print "
-        "it, or print under an explicit `verbose` argument."
+        f"utils/ prints at lines {lines} (module: lines): return the value and let the page "
+        "print it, or print under an explicit `verbose` argument."
     )
 
 

@@ -2,14 +2,17 @@
 
 nbval compares the outputs of a fresh run with these references; here we check that the
 references are complete and clean, that their inputs match the pages' .md sources, and that
-they show the values the chapter's definitions imply.
+they show the values the chapter's definitions imply; and that mmids.glue, in a kernel,
+writes the output myst-nb pastes into the prose.
 """
 
 import re
 
 import jupytext
+import nbformat
 import pytest
 from jupytext.compare import compare_notebooks
+from nbclient import NotebookClient
 
 from conftest import ROOT, chapter_pages
 
@@ -164,3 +167,14 @@ def test_each_training_page_glues_its_test_accuracy_as_a_percentage(name):
     key = ACCURACY_KEYS[name]
     assert key in values, f"{name} does not glue {key}"
     assert re.fullmatch(r"\d{1,2}\.\d %", values[key][1]), values[key][1]
+
+
+def test_glue_hands_the_string_to_myst_nb_inside_a_kernel():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import mmids\nmmids.glue("cnn_accuracy", "98.7 %")')]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    (output,) = nb.cells[0].outputs
+    assert output.output_type == "display_data"
+    assert output.metadata["scrapbook"]["name"] == "cnn_accuracy"
+    # display=False: a hidden mime type that myst-nb's {glue:text} role reads, none shown.
+    assert output.data == {"application/papermill.record/text/plain": "'98.7 %'"}
