@@ -796,10 +796,22 @@ def notebook_text(nb):
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+SETUP_MARK = "MMIDS_REPO_URL"  # names the setup cell (see repository.py)
+
+
 def refreshed(page, book):
-    """The launch notebook a page converts to, with the outputs its notebook holds now."""
+    """The launch notebook a page converts to, with the outputs its notebook holds now.
+
+    The setup cell is taken from the page (``make repoint`` rewrites it; it prints nothing
+    where ``mmids`` is installed, so its outputs stay valid).
+    """
     notebook = page.with_suffix(".ipynb")
     current = nbformat.read(notebook, as_version=4)
+    page_code = [c for c in jupytext.read(page).cells if c.cell_type == "code"]
+    run_code = [c for c in current.cells if c.cell_type == "code"]
+    for mine, theirs in zip(page_code, run_code, strict=False):
+        if SETUP_MARK in mine.source and SETUP_MARK in theirs.source and not theirs.outputs:
+            theirs.source = mine.source
     return launch_notebook(page, current, book)
 
 

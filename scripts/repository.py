@@ -20,6 +20,7 @@ first (``make repoint URL=https://github.com/you/your-fork [BRANCH=main]``); ``-
 (``make lint`` and the tests) exits with status 1, naming each place that disagrees.
 """
 
+import json
 import re
 import sys
 import tomllib
@@ -38,7 +39,7 @@ import importlib.util, os, urllib.request
 
 if importlib.util.find_spec("mmids") is None:
     repo = os.environ.get("MMIDS_REPO_URL", "{raw_url}")
-    modules = {modules!r}
+    modules = {modules}
     for name in modules:
         url = f"{{repo}}/{folder}{{name}}.py"
         try:
@@ -98,7 +99,7 @@ def modules(root=ROOT):
 def setup_cell(root=ROOT):
     """Source of the setup cell, as every page that imports mmids must have it."""
     folder, names = modules(root)
-    return SETUP_CELL.format(raw_url=raw_url(root), modules=names, folder=folder)
+    return SETUP_CELL.format(raw_url=raw_url(root), modules=json.dumps(names), folder=folder)
 
 
 def setup_pages(root=ROOT):
