@@ -23,7 +23,6 @@ with the page, the line and what to do: nothing passes through unconverted.
 from __future__ import annotations
 
 import ast
-import base64
 import copy
 import json
 import re
@@ -35,10 +34,9 @@ from urllib.parse import urlsplit
 import jupytext
 import nbformat
 import yaml
-from markdown_it.token import Token
+from markdown_it.renderer import RendererHTML
 from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
-from markdown_it.renderer import RendererHTML
 
 ROOT = Path(__file__).resolve().parent.parent
 GLUE_PREFIX = "application/papermill.record/"
@@ -202,7 +200,9 @@ class Book:
                 if figure.get("name"):
                     number = self._number("figure")
                     title = plain_text(str(figure.get("caption", "")))
-                    self._add(figure["name"], Target(docname, figure["name"], title, "figure", number))
+                    self._add(
+                        figure["name"], Target(docname, figure["name"], title, "figure", number)
+                    )
                 continue
             self._collect_markdown(docname, cell.source, pending)
 
@@ -223,22 +223,40 @@ class Book:
                 pending.clear()
             elif token.type == "math_block_label":
                 label = token.info
-                self._add(label, Target(docname, f"equation-{make_id(label)}", "", "equation",
-                                        self._number("equation")))
+                self._add(
+                    label,
+                    Target(
+                        docname,
+                        f"equation-{make_id(label)}",
+                        "",
+                        "equation",
+                        self._number("equation"),
+                    ),
+                )
             elif token.type in ("fence", "colon_fence") and token.info.strip().startswith("{"):
                 name, argument, options, body = split_directive(token)
                 kind = NUMBERED_DIRECTIVES.get(name)
                 label = options.get("label") or options.get("name")
                 if name == "math" and label:
-                    self._add(label, Target(docname, f"equation-{make_id(label)}", "",
-                                            "equation", self._number("equation")))
+                    self._add(
+                        label,
+                        Target(
+                            docname,
+                            f"equation-{make_id(label)}",
+                            "",
+                            "equation",
+                            self._number("equation"),
+                        ),
+                    )
                 elif kind in ("exercise", *PROOF_KINDS) and "nonumber" not in options:
                     number = self._number(kind)
                     if label:
                         self._add(label, Target(docname, label, plain_text(argument), kind, number))
                 elif kind == "figure" and label:
                     number = self._number("figure")
-                    self._add(label, Target(docname, make_id(label), plain_text(body), kind, number))
+                    self._add(
+                        label, Target(docname, make_id(label), plain_text(body), kind, number)
+                    )
                 elif label and name not in ("solution-start", "solution"):
                     self._add(label, Target(docname, make_id(label), plain_text(argument)))
                 if body and name not in ("literalinclude", "code-block", "code", "math"):
@@ -350,7 +368,9 @@ def convert_directive(token, state, offset=0):
         title = convert_markdown(argument, state) if argument else ""
         return quote(f"**{title}**\n\n{inner}" if title else inner)
     if name == "exercise":
-        number = None if "nonumber" in options else state.next_number("exercise", options.get("label"))
+        number = (
+            None if "nonumber" in options else state.next_number("exercise", options.get("label"))
+        )
         if options.get("label"):
             state.exercises[options["label"]] = number
         title = "Exercise" + (f" {number}" if number else "")
@@ -372,11 +392,15 @@ def convert_directive(token, state, offset=0):
             return f"*Proof.* {convert_markdown(body, state)} $\\square$"
         if kind not in PROOF_KINDS:
             state.fail(f"{where}: unknown sphinx-proof directive")
-        number = "" if "nonumber" in options else f" {state.next_number(kind, options.get('label'))}"
+        number = (
+            "" if "nonumber" in options else f" {state.next_number(kind, options.get('label'))}"
+        )
         title = f" ({convert_markdown(argument, state)})" if argument else ""
         return quote(f"**{kind.title()}{number}{title}.**\n\n{convert_markdown(body, state)}")
     if name == "literalinclude":
-        return fenced(literal_include(argument, options, state, where), _language(argument, options))
+        return fenced(
+            literal_include(argument, options, state, where), _language(argument, options)
+        )
     if name in ("code-block", "code", "sourcecode"):
         return fenced(body, argument or options.get("language", ""))
     if name == "math":
@@ -416,8 +440,10 @@ def _language(argument, options):
 
 
 def _source_path(argument, state, where):
-    path = (state.book.root / argument.lstrip("/")) if argument.startswith("/") else (
-        state.page_dir / argument
+    path = (
+        (state.book.root / argument.lstrip("/"))
+        if argument.startswith("/")
+        else (state.page_dir / argument)
     )
     if not path.is_file():
         state.fail(f"{where}: {argument} is not a file")
@@ -430,10 +456,31 @@ def literal_include(argument, options, state, where):
     from sphinx.directives.code import LiteralIncludeReader
 
     path = _source_path(argument, state, where)
-    known = {"pyobject", "lines", "start-after", "end-before", "start-at", "end-at",
-             "dedent", "prepend", "append", "encoding", "tab-width", "diff"}
-    cosmetic = {"language", "linenos", "lineno-start", "lineno-match", "emphasize-lines",
-                "caption", "name", "class", "force"}
+    known = {
+        "pyobject",
+        "lines",
+        "start-after",
+        "end-before",
+        "start-at",
+        "end-at",
+        "dedent",
+        "prepend",
+        "append",
+        "encoding",
+        "tab-width",
+        "diff",
+    }
+    cosmetic = {
+        "language",
+        "linenos",
+        "lineno-start",
+        "lineno-match",
+        "emphasize-lines",
+        "caption",
+        "name",
+        "class",
+        "force",
+    }
     unknown = set(options) - known - cosmetic
     if unknown:
         state.fail(f"{where}: option(s) {sorted(unknown)} not supported here")
@@ -503,8 +550,19 @@ INLINE = re.compile(
     r"|(?P<math>\$\$.+?\$\$|(?<![\\$])\$[^$\n]+?\$)",
     re.DOTALL,
 )
-CITE_ROLES = {"cite", "cite:p", "cite:ps", "cite:t", "cite:ts", "cite:ct", "cite:cp",
-              "cite:author", "cite:year", "cite:alp", "cite:text"}
+CITE_ROLES = {
+    "cite",
+    "cite:p",
+    "cite:ps",
+    "cite:t",
+    "cite:ts",
+    "cite:ct",
+    "cite:cp",
+    "cite:author",
+    "cite:year",
+    "cite:alp",
+    "cite:text",
+}
 
 
 def explicit_title(content):
@@ -546,8 +604,9 @@ def convert_role(name, content, state, where):
         return link(text, book.url(target.docname, target.anchor))
     if name == "doc":
         text, path = explicit_title(content)
-        docname = str(Path(path.lstrip("/")) if path.startswith("/") else
-                      (Path(state.docname).parent / path)).replace("\\", "/")
+        docname = str(
+            Path(path.lstrip("/")) if path.startswith("/") else (Path(state.docname).parent / path)
+        ).replace("\\", "/")
         docname = str(Path(docname).with_suffix("")) if docname.endswith(".md") else docname
         docname = _normalize(docname)
         if docname not in book.titles:
@@ -601,8 +660,12 @@ def convert_inline(text, state, first_line):
         if not match.group("role"):
             return match.group(0)
         line = first_line + text[: match.start()].count("\n")
-        return convert_role(match.group("name"), match.group("content"), state,
-                            f"line {line}, {{{match.group('name')}}}")
+        return convert_role(
+            match.group("name"),
+            match.group("content"),
+            state,
+            f"line {line}, {{{match.group('name')}}}",
+        )
 
     return INLINE.sub(replace, text)
 
@@ -616,7 +679,7 @@ def convert_markdown(text, state, line_offset=0):
     lines = text.split("\n")
     regions = []  # (first line, end line, replacement), in order, not overlapping
     covered = -1
-    for i, token in enumerate(tokens):
+    for token in tokens:
         if token.map is None or token.map[0] < covered:
             continue
         start, end = token.map

@@ -32,7 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARK = "MMIDS_REPO_URL"  # the setup cell is the code cell that names it
 
-SETUP_CELL = '''\
+SETUP_CELL = """\
 # Colab, Binder: fetch the book's helper modules when mmids is not installed.
 # Written by `make repoint` from _config.yml and pyproject.toml: edit those, not this cell.
 import importlib.util, os, urllib.request
@@ -54,7 +54,7 @@ if importlib.util.find_spec("mmids") is None:
             ) from None
     for name in sorted(modules, key="mmids".__eq__):  # mmids last: it marks a complete set
         os.replace(f"{{name}}.py.part", f"{{name}}.py")
-    importlib.invalidate_caches()'''
+    importlib.invalidate_caches()"""
 
 
 def config(root=ROOT):

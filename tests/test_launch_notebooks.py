@@ -7,8 +7,6 @@ numbers and links with the built site, when there is one (after `make build`).
 
 import re
 import sys
-import textwrap
-from pathlib import Path
 
 import jupytext
 import nbformat
