@@ -799,6 +799,7 @@ def launch_notebook(page, executed, book=None):
         if cell.cell_type == "code":
             run = copy.deepcopy(next(runs))
             run.id = f"cell-{index:03d}"
+            run.outputs = merged_streams(run.get("outputs", []))
             cells.append(run)
             caption = figure_caption(cell, state)
             if caption:
@@ -833,6 +834,24 @@ def launch_notebook(page, executed, book=None):
 
 
 _convert_markdown = convert_markdown
+
+
+def merged_streams(outputs):
+    """Consecutive stream outputs of one stream as one (how nbval compares them too), so
+    that a cell's printed lines do not split differently from run to run."""
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (
+            out.get("output_type") == "stream"
+            and last is not None
+            and last.get("output_type") == "stream"
+            and last.get("name") == out.get("name")
+        ):
+            last["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def figure_caption(cell, state):
