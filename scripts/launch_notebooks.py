@@ -801,7 +801,7 @@ def launch_notebook(page, executed, book=None):
             run.id = f"cell-{index:03d}"
             run.outputs = merged_streams(run.get("outputs", []))
             cells.append(run)
-            caption = figure_caption(cell, state)
+            caption = figure_caption(cell, state, line)
             if caption:
                 cells.append(nbformat.v4.new_markdown_cell(caption, id=f"cell-{index:03d}-caption"))
             continue
@@ -854,12 +854,12 @@ def merged_streams(outputs):
     return merged
 
 
-def figure_caption(cell, state):
+def figure_caption(cell, state, line=0):
     """The caption that myst-nb puts under a code cell's figure (cell metadata), if any."""
     figure = (cell.metadata.get("mystnb") or {}).get("figure") or {}
     if not figure.get("caption"):
         return ""
-    caption = convert_markdown(str(figure["caption"]), state)
+    caption = convert_markdown(str(figure["caption"]), state, line)
     target = state.book.targets.get(figure.get("name", ""))
     if target is not None and target.number:
         caption = f"Fig. {target.number}. {caption}"
