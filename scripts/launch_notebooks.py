@@ -57,6 +57,9 @@ MYST_TOKENS = {
     "myst_line_comment",
     "myst_block_break",
     "math_block_label",
+    # Footnotes: MyST renders them, Jupyter's Markdown shows [^1] as it is.
+    "footnote_ref",
+    "footnote_block_open",
 }
 
 
@@ -617,6 +620,8 @@ def convert_role(name, content, state, where):
         missing = [key for key in keys if key not in book.bibliography]
         if missing:
             state.fail(f"{where}: {missing} not in the bibliography (_config.yml bibtex_bibfiles)")
+        if "references" not in book.titles:
+            state.fail(f"{where}: a citation needs the References page (references.md in _toc.yml)")
         url = book.url("references")
         parts = []
         for key in keys:

@@ -337,7 +337,14 @@ def test_a_notebook_whose_code_differs_from_its_page_is_refused(book):
 
 def test_myst_left_finds_each_kind_of_myst():
     assert ln.myst_left("Plain *text*, $x$, `code` and [a link](https://x.org).") == []
-    for myst in ["(label)=\n# T", "{ref}`x`", "```{note}\nx\n```", "% comment", "{glue:text}"]:
+    for myst in [
+        "(label)=\n# T",
+        "{ref}`x`",
+        "```{note}\nx\n```",
+        "% comment",
+        "{glue:text}",
+        "A[^1].\n\n[^1]: b",
+    ]:
         assert ln.myst_left(myst), myst
 
 
