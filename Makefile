@@ -34,7 +34,7 @@ YAML_FILES := $(wildcard *.yml .*.yaml .*.yml .github/workflows/*.yml)
 ACTIONLINT := $(BIN)/actionlint
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## Create .venv and install requirements.txt and utils/mmids.py
 
