@@ -580,7 +580,7 @@ def link(text, url):
 
 def convert_role(name, content, state, where):
     book = state.book
-    if name in ("glue", "glue:text", "glue:any"):
+    if name in ("glue", "glue:", "glue:text", "glue:any"):
         key, _, fmt = content.partition(":")
         return glued_text(key.strip(), state, where, fmt if name == "glue:text" else "")
     if name == "glue:md":
@@ -810,6 +810,8 @@ def launch_notebook(page, executed, book=None):
             if caption:
                 cells.append(nbformat.v4.new_markdown_cell(caption, id=f"cell-{index:03d}-caption"))
             continue
+        if "remove-cell" in cell.metadata.get("tags", []):
+            continue  # not in the book either
         state.attachments = {}
         text = convert_markdown(cell.source, state, line)
         parts = [part.strip("\n") for part in text.split(SPLIT)]
@@ -817,6 +819,8 @@ def launch_notebook(page, executed, book=None):
         for n, part in enumerate(parts):
             cell_id = f"cell-{index:03d}" + (f"-{n}" if n else "")
             new = nbformat.v4.new_markdown_cell(part.replace(COLLAPSE, ""), id=cell_id)
+            if n == 0:
+                new.metadata.update(copy.deepcopy(dict(cell.metadata)))
             if part.startswith(COLLAPSE):
                 # Folded like the book's dropdown: JupyterLab reads the cell's metadata,
                 # Colab its notebook metadata (collapsed_sections lists cell metadata ids).

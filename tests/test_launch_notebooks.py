@@ -91,7 +91,13 @@ $$ (eq-square)
 g(x) = x^3
 ```
 
-The accuracy is {glue:text}`acc`, {glue:text}`ratio:.2f` as a ratio.
+The accuracy is {glue:text}`acc`, {glue:text}`ratio:.2f` as a ratio ({glue:}`acc`).
+
++++ {"tags": ["remove-cell"]}
+
+A cell the book does not show: {term}`nothing`.
+
++++
 
 ```{literalinclude} ../utils/helper.py
 :pyobject: train
@@ -252,7 +258,8 @@ def test_every_construct_becomes_plain_markdown(book):
     assert "*Proof.* Obvious. $\\square$" in text
     assert "$$\nf(x) = x^2 \\tag{1}\n$$" in text
     assert "$$\ng(x) = x^3 \\tag{2}\n$$" in text
-    assert "The accuracy is 92.4 %, 0.92 as a ratio." in text
+    assert "The accuracy is 92.4 %, 0.92 as a ratio (92.4 %)." in text
+    assert "A cell the book does not show" not in text
     assert '```python\ndef train(x):\n    """Train."""\n    return x + 1\n```' in text
     assert '```python\n"""A helper module."""\n```' in text
     assert "> A margin note." in text
