@@ -180,14 +180,54 @@ def apply(root=ROOT):
             print(f"{page.relative_to(root)}: setup cell written")
 
 
+TEXT_SUFFIXES = {".md", ".yml", ".yaml", ".toml", ".txt", ".cfg", ".py", ".json", ".html"}
+SKIP_DIRS = {".git", ".venv", "_build", "node_modules", "data"}
+
+
+def names_of(root=ROOT):
+    """[raw files, GitHub, Pages]: the addresses (no scheme) that name the repository.
+
+    The raw-file address comes first: it holds the branch, and is replaced before the rest.
+    """
+    repo = config(root)["repository"]
+    owner, name = github(repo["url"])
+    return [
+        f"raw.githubusercontent.com/{owner}/{name}/{repo['branch']}",
+        f"github.com/{owner}/{name}",
+        pages_url(root).split("//")[1].rstrip("/"),
+    ]
+
+
+def text_files(root=ROOT):
+    """The repository's own text files (not the notebooks: make repoint converts them)."""
+    for path in sorted(Path(root).rglob("*")):
+        parts = set(path.relative_to(root).parts[:-1])
+        if path.is_file() and path.suffix in TEXT_SUFFIXES and not parts & SKIP_DIRS:
+            yield path
+
+
 def repoint(url, branch=None, root=ROOT):
-    """Move the book to another repository (and branch): settings first, then the rest."""
+    """Move the book to another repository (and branch): settings first, then the rest.
+
+    Every other mention of the old repository in the repository's text files (README, say)
+    is replaced by the new one.
+    """
     github(url)
+    old = names_of(root)
     path = Path(root) / "_config.yml"
     text = set_yaml_value(path.read_text(encoding="utf-8"), "repository", "url", url)
     if branch:
         text = set_yaml_value(text, "repository", "branch", branch)
     path.write_text(text, encoding="utf-8")
+    new = names_of(root)
+    for file in text_files(root):
+        text = file.read_text(encoding="utf-8", errors="surrogateescape")
+        changed = text
+        for before, after in zip(old, new, strict=True):
+            changed = changed.replace(before, after)
+        if changed != text:
+            file.write_text(changed, encoding="utf-8", errors="surrogateescape")
+            print(f"{file.relative_to(root)}: now names {url}")
     apply(root)
 
 

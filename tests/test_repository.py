@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import launch_notebooks  # noqa: E402
 import repository  # noqa: E402
 
-OLD_NAMES = ("mmids-book", "chapter8-nn")
+# The repository the book names now (a fork that ran `make repoint` names its own).
+OLD_NAMES = repository.github(repository.config()["repository"]["url"])
 
 
 def test_every_place_agrees_with_the_repository_settings():
@@ -29,7 +30,8 @@ def test_every_place_agrees_with_the_repository_settings():
 @pytest.fixture
 def copy(tmp_path):
     """The files that name the repository, copied (the repository is left alone)."""
-    names = ["_config.yml", "_toc.yml", "pyproject.toml", "templates/page.md"]
+    names = ["_config.yml", "_toc.yml", "pyproject.toml", "templates/page.md", "binder/postBuild"]
+    names += [p.relative_to(ROOT).as_posix() for p in ROOT.glob("binder/*.txt")]
     names += [p.relative_to(ROOT).as_posix() for p in ROOT.glob("chapters/*.md")]
     names += [p.relative_to(ROOT).as_posix() for p in ROOT.glob("chapters/*.ipynb")]
     names += [p.relative_to(ROOT).as_posix() for p in ROOT.glob("*.md")]
@@ -41,6 +43,13 @@ def copy(tmp_path):
 
 
 def test_repoint_changes_every_place_that_names_the_repository(copy):
+    readme = copy / "README.md"
+    raw, github, pages = repository.names_of(copy)
+    readme.write_text(
+        readme.read_text()
+        + f"\nSource: https://{github}, read at https://{pages}/ ([raw](https://{raw}/utils/"
+        + "mmids.py)).\n"
+    )
     repository.repoint("https://github.com/Someone/fork-of-book", "teaching", root=copy)
     book = launch_notebooks.Book(copy)
     for page in sorted(copy.glob("chapters/*.md")):
@@ -62,6 +71,10 @@ def test_repoint_changes_every_place_that_names_the_repository(copy):
         if "https://someone.github.io/fork-of-book/" in p.read_text(encoding="utf-8")
     ]
     assert links, "no launch notebook links to the published book"
+    assert (
+        "https://github.com/Someone/fork-of-book, read at https://someone.github.io/fork-of-book/"
+        " ([raw](https://raw.githubusercontent.com/Someone/fork-of-book/teaching/utils/mmids.py"
+    ) in readme.read_text()
     setup = [p for p in copy.glob("chapters/*.ipynb") if "fork-of-book/teaching" in p.read_text()]
     assert len(setup) == len(repository.setup_pages(copy)) - 1  # all but the template
 
