@@ -112,13 +112,6 @@ def split_directive(token):
     return name, argument, {k: ("" if v is None else str(v)) for k, v in options.items()}, body
 
 
-def iter_directives(tokens):
-    """Every directive fence token, at any depth (nested ones are parsed from their body)."""
-    for token in tokens:
-        if token.type in ("fence", "colon_fence") and token.info.strip().startswith("{"):
-            yield token
-
-
 def plain_text(markdown):
     """The text of an inline Markdown title: no emphasis, code marks or math dollars."""
     text = re.sub(r"\{[\w:+-]+\}`([^`<]*?)(?:\s*<[^`]*>)?`", r"\1", markdown)
@@ -331,6 +324,8 @@ COLLAPSE = "\x00collapse\x00"  # ... which Colab and JupyterLab show folded
 
 
 def quote(text):
+    if SPLIT in text:
+        raise ConversionError("an exercise or solution inside a box: put it at the top level")
     return "\n".join(("> " + line).rstrip() for line in text.split("\n"))
 
 
@@ -813,7 +808,12 @@ def launch_notebook(page, executed, book=None):
         if "remove-cell" in cell.metadata.get("tags", []):
             continue  # not in the book either
         state.attachments = {}
-        text = convert_markdown(cell.source, state, line)
+        try:
+            text = convert_markdown(cell.source, state, line)
+        except ConversionError as err:
+            if str(err).startswith(f"{docname}.md"):
+                raise
+            raise ConversionError(f"{docname}.md: near line {line + 1}: {err}") from None
         parts = [part.strip("\n") for part in text.split(SPLIT)]
         parts = [part for part in parts if part.strip()]
         for n, part in enumerate(parts):
