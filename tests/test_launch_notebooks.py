@@ -325,6 +325,8 @@ def test_code_cells_are_the_pages_with_their_outputs(book):
         ("{cite}`nobody2020`", "['nobody2020'] not in the bibliography"),
         ("```{literalinclude} ../utils/helper.py\n:pyobject: nothing\n```", "nothing"),
         ("```{solution-start} nowhere\n```", "solution of 'nowhere'"),
+        ("````{note}\n```{exercise}\nx\n```\n````", "an exercise or solution inside a box"),
+        ("A[^1].\n\n[^1]: a footnote", "MyST left after conversion"),
     ],
 )
 def test_an_unknown_construct_stops_the_conversion_loudly(book, snippet, message):
