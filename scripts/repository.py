@@ -21,6 +21,7 @@ first (``make repoint URL=https://github.com/you/your-fork [BRANCH=main]``); ``-
 """
 
 import json
+import os
 import re
 import sys
 import tomllib
@@ -181,7 +182,16 @@ def apply(root=ROOT):
 
 
 TEXT_SUFFIXES = {".md", ".yml", ".yaml", ".toml", ".txt", ".cfg", ".py", ".json", ".html"}
-SKIP_DIRS = {".git", ".venv", "_build", "node_modules", "data"}
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "_build",
+    "node_modules",
+    "data",
+    ".pytest_cache",
+    ".hypothesis",
+    "__pycache__",
+}
 
 
 def names_of(root=ROOT):
@@ -200,10 +210,11 @@ def names_of(root=ROOT):
 
 def text_files(root=ROOT):
     """The repository's own text files (not the notebooks: make repoint converts them)."""
-    for path in sorted(Path(root).rglob("*")):
-        parts = set(path.relative_to(root).parts[:-1])
-        if path.is_file() and path.suffix in TEXT_SUFFIXES and not parts & SKIP_DIRS:
-            yield path
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)  # never walk .venv
+        for name in sorted(files):
+            if Path(name).suffix in TEXT_SUFFIXES:
+                yield Path(folder) / name
 
 
 def repoint(url, branch=None, root=ROOT):
