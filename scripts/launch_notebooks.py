@@ -259,7 +259,8 @@ class Book:
                     self._collect_markdown(docname, body, pending)
 
     def _bibliography(self):
-        files = self.config.get("bibtex_bibfiles") or []
+        sphinx_config = (self.config.get("sphinx") or {}).get("config") or {}
+        files = self.config.get("bibtex_bibfiles") or sphinx_config.get("bibtex_bibfiles") or []
         entries = {}
         for name in files:
             from pybtex.database import parse_file
