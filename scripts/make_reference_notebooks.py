@@ -1,14 +1,16 @@
-"""Execute chapter pages on the CPU and write their reference notebooks.
+"""Execute chapter pages on the CPU and write their launch notebooks.
 
 Usage: python scripts/make_reference_notebooks.py chapters/02_autodiff.md [...]
 
-For each MyST page ``chapters/NN_topic.md`` this writes the paired, executed
-``chapters/NN_topic.ipynb`` that nbval compares against (``make notebooks`` runs it on
-every page). The kernel runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references
-hold CPU results, and with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and
-no timings are recorded, so regenerating an unchanged page gives an unchanged file (up to
-the training cells' outputs).
-A page whose execution fails leaves its previous reference untouched.
+For each MyST page ``chapters/NN_topic.md`` this writes ``chapters/NN_topic.ipynb``, the
+notebook that the Colab and Binder buttons open and that nbval compares against (``make
+notebooks`` runs it on every page): the page's code cells with the outputs of this run, and
+its markdown cells converted to plain Jupyter Markdown (``launch_notebooks.py``). The kernel
+runs in ``chapters/`` with ``MMIDS_DEVICE=cpu``, so the references hold CPU results, and
+with ``MMIDS_PROGRESS=0`` (no progress bars); cell ids are stable and no timings are
+recorded, so regenerating an unchanged page gives an unchanged file (up to the training
+cells' outputs).
+A page whose execution or conversion fails leaves its previous notebook untouched.
 Pages run ``MMIDS_BUILD_JOBS`` at a time (default: the number of CPU cores), each kernel
 with cores / jobs PyTorch threads; a cell may run ``execute.timeout`` seconds of
 ``_config.yml``, as in the build.
@@ -20,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jupytext
+from launch_notebooks import Book, launch_notebook, write_notebook
 from nbclient import NotebookClient
 
 import book
@@ -29,6 +32,7 @@ def make_reference(page, threads=None):
     page = Path(page)
     if page.suffix != ".md" or not page.is_file():
         raise SystemExit(f"{page}: expected an existing MyST page (.md)")
+    book = Book()  # fails early on a page that cannot be converted (labels, bibliography)
     nb = jupytext.read(page)
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:03d}"  # stable ids: regenerating an unchanged page changes nothing
@@ -44,9 +48,7 @@ def make_reference(page, threads=None):
         env["OMP_NUM_THREADS"] = str(threads)
     client.execute(env=env)
     target = page.with_suffix(".ipynb")
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")
-    partial.replace(target)
+    write_notebook(launch_notebook(page, nb, book), target)
     print(f"{target}: written")
 
 

@@ -1,10 +1,11 @@
-"""Each page runs on its own, as in Colab: its notebook alone in an empty folder.
+"""Each page runs on its own, as in Colab: its launch notebook alone in an empty folder.
 
 A reader who opens a page's ``.ipynb`` from a launch button has the notebook and nothing
 else of this repository. The page's first code cell then fetches the helper modules
-(``utils/mmids.py`` and its plumbing, the ``py-modules`` of pyproject.toml) from the
-repository (``MMIDS_REPO_URL``, by default the raw files of ``repository.url`` at
-``repository.branch`` in _config.yml). Here the repository is served by a loopback HTTP
+(``[tool.setuptools] py-modules`` of pyproject.toml) from the repository
+(``MMIDS_REPO_URL``, by default the raw files of ``repository.url`` at
+``repository.branch`` in _config.yml); a server that cannot give them stops the cell with
+one message. Here the repository is served by a loopback HTTP
 server, and the kernel runs in an environment that has every installed package except
 this repository's editable ``mmids``: a throwaway virtual environment that sees the
 project environment's site-packages but not its ``.pth`` files (which is how the editable
@@ -24,14 +25,15 @@ import subprocess
 import sys
 import sysconfig
 import threading
-import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import jupytext
 import nbformat
 import pytest
+import repository
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 import book
 from conftest import ROOT, chapter_pages
@@ -39,8 +41,9 @@ from conftest import ROOT, chapter_pages
 PAGES = chapter_pages()
 IDS = [page.name for page in PAGES]
 CONFIG = book.config()
-# The modules a page needs: mmids and its plumbing, as pyproject.toml installs them.
-MODULES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["py-modules"]
+
+
+FOLDER, MODULES = repository.modules()
 
 
 def default_repo_url():
@@ -49,6 +52,10 @@ def default_repo_url():
     parts = urlsplit(repo["url"])
     assert parts.netloc == "github.com", "the setup cell knows GitHub's raw-file URLs only"
     return f"https://raw.githubusercontent.com{parts.path.rstrip('/')}/{repo['branch']}"
+
+
+def test_the_default_url_is_derived_from_the_repository_settings():
+    assert repository.raw_url() == default_repo_url()
 
 
 def code_cells(path):
@@ -74,17 +81,9 @@ def test_a_page_that_uses_mmids_fetches_it_first_from_this_repository(page):
         f"{page.name}: the setup cell's default URL is not {default_repo_url()} "
         "(repository.url and repository.branch of _config.yml)"
     )
+    assert setup == repository.setup_cell(), f"{page.name}: run `make repoint`"
     assert "import mmids" not in setup
-    assert len(setup.splitlines()) <= 10, f"{page.name}: keep the setup cell short"
-    lists = [
-        ast.literal_eval(node)
-        for node in ast.walk(ast.parse(setup))
-        if isinstance(node, ast.List) and all(isinstance(e, ast.Constant) for e in node.elts)
-    ]
-    assert MODULES in lists, (
-        f"{page.name}: the setup cell must fetch every helper module, the list {MODULES} "
-        "(py-modules of pyproject.toml)"
-    )
+    assert len(setup.splitlines()) <= 25, f"{page.name}: keep the setup cell short"
     imported = {
         alias.name.split(".")[0]
         for node in ast.walk(ast.parse(setup))
@@ -199,14 +198,52 @@ def test_the_page_notebook_runs_alone_in_an_empty_folder(
 
     where = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
     if uses_mmids(code_cells(page.with_suffix(".md"))):
-        assert _RecordingHandler.requested == [f"/utils/{m}.py" for m in MODULES]
-        for module in MODULES:
-            fetched = tmp_path / f"{module}.py"
-            assert fetched.read_bytes() == (ROOT / "utils" / f"{module}.py").read_bytes()
+        assert _RecordingHandler.requested == [f"/{FOLDER}{name}.py" for name in MODULES]
+        for name in MODULES:
+            fetched = tmp_path / f"{name}.py"
+            assert fetched.read_bytes() == (ROOT / FOLDER / f"{name}.py").read_bytes()
         assert Path(where) == tmp_path / "mmids.py", f"mmids was imported from {where}"
+        assert not list(tmp_path.glob("*.part"))
     else:
         assert _RecordingHandler.requested == []
         assert where == "mmids not imported"
+
+
+class _NotFoundHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_error(404, "File not found")
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_a_setup_cell_that_cannot_fetch_stops_with_one_message(tmp_path, kernel_without_mmids):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/nowhere"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(repository.setup_cell())])
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(MMIDS_REPO_URL=url, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    client = NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name=kernel_without_mmids,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    try:
+        with pytest.raises(CellExecutionError):
+            client.execute(env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (error,) = nb.cells[0].outputs
+    assert error.output_type == "error" and error.ename == "SetupError"
+    shown = "\n".join(error.traceback)
+    assert error.traceback == [f"SetupError: {error.evalue}"], shown  # one message, no trace
+    assert f"could not download {url}/{FOLDER}{MODULES[0]}.py (HTTP Error 404" in shown
+    assert "MMIDS_REPO_URL" in shown and "run this cell again" in shown
+    assert "Traceback" not in shown and "HTTPError" not in shown
+    assert not [p.name for p in tmp_path.iterdir() if p.suffix in (".py", ".part")]
 
 
 def test_binder_installs_the_pinned_requirements_with_a_cpu_build_of_torch():
