@@ -265,14 +265,22 @@ def _fetch(path, size, sha256, sources, unreachable):
     interrupted download leaves nothing behind. Hosts in ``unreachable`` are skipped;
     a host that cannot be reached is added to it.
     """
+    try:  # only to download: a page whose data are in place needs no pooch
+        import pooch
+    except ImportError:
+        return ["nowhere: downloads need the package pooch (pip install pooch)"]
     new_dirs = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     reasons = []
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
     try:
         return _fetch_into(path, size, sha256, sources, unreachable, reasons)
     except OSError as err:  # cannot write in the data folder
         reasons.append(f"cannot write in {path.parent}: {_why(err)}")
         return reasons
     finally:  # also on an interrupt: remove the folders made for nothing, deepest first
+        logger.setLevel(level)
         for d in new_dirs:
             with contextlib.suppress(OSError):
                 d.rmdir()
@@ -368,8 +376,6 @@ def check_data(names=None, root=None, download=True, verbose=False):
     ``datasets.FashionMNIST.mirrors``), and of the CSV files used in MMiDS, Section 8.4.
     Downloads use pooch (Uieda et al., 2020) and requests' timeouts.
     """
-    import pooch
-
     known = (*_IMAGE_DATASETS, *_CSV_FILES)
     names = known if names is None else tuple(names)
     unknown = [n for n in names if n not in known]
@@ -377,30 +383,24 @@ def check_data(names=None, root=None, download=True, verbose=False):
         raise ValueError(f"names must be among {known}, got {unknown}.")
     folder = _root(root)
     files = [rel for rel in _DATA_FILES if rel.split("/")[0] in names]
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
     failures, unreachable = [], set()
-    try:
-        for rel in files:
-            size, sha256 = _DATA_FILES[rel]
-            path = folder / rel
-            problem, why = _damage(path, size, sha256), None
+    for rel in files:
+        size, sha256 = _DATA_FILES[rel]
+        path = folder / rel
+        problem, why = _damage(path, size, sha256), None
+        if verbose:
+            print(f"{rel}: {problem or 'ok'}", end="", flush=True)
+        if problem and download:
             if verbose:
-                print(f"{rel}: {problem or 'ok'}", end="", flush=True)
-            if problem and download:
-                if verbose:
-                    print("; downloading ...", end="", flush=True)
-                why = _fetch(path, size, sha256, _sources(rel), unreachable)
-                if verbose:
-                    print(" failed" if why else " done, verified", end="")
-                problem = problem if why else None
+                print("; downloading ...", end="", flush=True)
+            why = _fetch(path, size, sha256, _sources(rel), unreachable)
             if verbose:
-                print(flush=True)
-            if problem:
-                failures.append((path, problem, why))
-    finally:
-        logger.setLevel(level)
+                print(" failed" if why else " done, verified", end="")
+            problem = problem if why else None
+        if verbose:
+            print(flush=True)
+        if problem:
+            failures.append((path, problem, why))
     if failures:
         raise DataError(_data_error_message(folder, failures)) from None
     return [folder / rel for rel in files]
