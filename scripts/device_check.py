@@ -4,6 +4,7 @@ Usage::
 
     python scripts/device_check.py [--data DIR] [--pages 02 05 ...] [--jobs N] [--json FILE]
     python scripts/device_check.py --pack DIR     # write the gzipped data files to carry
+    python scripts/device_check.py --data DIR --unpack DEST   # un-gzip and verify them
 
 ``make device-check`` runs it (``make device-data`` writes the gzipped data first). Each page
 of ``_toc.yml`` runs top to bottom in its own Python process: its code cells in order, as a
@@ -725,6 +726,9 @@ def _parse(argv):
     parser.add_argument("--verbose", action="store_true", help="print each page's output")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--pack", type=Path, metavar="DIR", help="write the gzipped data, exit")
+    parser.add_argument(
+        "--unpack", type=Path, metavar="DIR", help="un-gzip and verify --data into DIR, exit"
+    )
     parser.add_argument("--run-page", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--allowed", type=Path, help=argparse.SUPPRESS)
@@ -747,14 +751,26 @@ def main(argv=None):
                 f"device_check: {len(written)} files, {size / 1e6:.1f} MB gzipped, in {args.pack}"
             )
             return 0
+        if args.unpack:  # for the tests on another machine: MMIDS_DATA_DIR=DIR
+            if not args.data:
+                raise CheckError("--unpack DIR needs --data, the folder of gzipped files.")
+            files = unpack_data(args.data, args.unpack)
+            print(f"device_check: {len(files)} files verified in {args.unpack}")
+            return 0
         pages = select_pages(toc_pages(), args.pages)
-        if args.device:
-            os.environ["MMIDS_DEVICE"] = args.device
         mmids = _import_mmids()
-        try:
-            device = mmids.get_device()  # a device this machine lacks stops here, explained
+        wanted = os.environ.get("MMIDS_DEVICE")
+        try:  # a device this machine lacks stops here, explained
+            if args.device:
+                os.environ["MMIDS_DEVICE"] = args.device
+            device = mmids.get_device()
         except (ValueError, RuntimeError) as err:
             raise CheckError(str(err)) from None
+        finally:  # the pages get --device through their own environment
+            if wanted is None:
+                os.environ.pop("MMIDS_DEVICE", None)
+            else:
+                os.environ["MMIDS_DEVICE"] = wanted
         tmp_root = Path(tempfile.mkdtemp(prefix="mmids-device-check-"))
         try:
             return _check(args, pages, device, tmp_root, mmids)
@@ -800,10 +816,8 @@ def _check(args, pages, device, tmp_root, mmids):
     notes = [f"  {r['page']}, {d}" for r in results for d in r.get("deprecations", [])]
     if notes:
         print("\nDeprecations raised inside libraries (notes, not failures):", *notes, sep="\n")
-    print(
-        f"\n{len(pages)} pages in {wall:.1f} s of wall time ({args.jobs} at a time): "
-        f"{len(pages) - len(failed)} passed, {len(failed)} failed"
-    )
+    print(f"\n{len(pages)} pages in {wall:.1f} s of wall time, {args.jobs} at a time")
+    print(f"device_check: {len(pages) - len(failed)} passed, {len(failed)} failed")
     if args.json:
         summary = {"wall_seconds": round(wall, 1), "jobs": args.jobs, "pages": results}
         args.json.write_text(json.dumps(summary, indent=1) + "\n")

@@ -66,3 +66,12 @@ def pytest_collection_modifyitems(session, config, items):
             f"nbval collected {len(collected)} of the {len(expected)} chapter notebooks; "
             f"missing: {', '.join(missing)}. Run `make notebooks` to create them."
         )
+
+
+def pytest_runtest_setup(item):
+    """Skip the tests marked ``cuda`` where PyTorch sees no CUDA GPU."""
+    if item.get_closest_marker("cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")

@@ -678,6 +678,8 @@ class DeviceDataLoader:
         self.generator = generator
         self.device = torch.device(device)
         # What ToTensor computes for each image, done once: float32, / 255, channel first.
+        # On the CPU, as ToTensor does, so the values are the same bit for bit on any device
+        # (a GPU's division by a scalar may round differently); then one copy to the device.
         self._X = data.unsqueeze(1).to(torch.float32).div(255).to(self.device)
         self._y = targets.to(torch.int64).to(self.device)
 
@@ -696,6 +698,8 @@ class DeviceDataLoader:
             if generator is None:  # as RandomSampler does without a generator
                 seed = int(torch.empty((), dtype=torch.int64).random_().item())
                 generator = torch.Generator().manual_seed(seed)
+            # Drawn on the CPU generator, as RandomSampler draws it; then moved (once per
+            # epoch) to the device, where the minibatches are sliced without a host sync.
             order = torch.randperm(n, generator=generator).to(self.device)
         return self._batches(order)
 
@@ -1062,10 +1066,10 @@ def predict_softmax(dataloader, model, device):
     chunks = []
     with torch.no_grad():
         for X, _ in dataloader:
-            chunks.append(torch.softmax(model(X.to(device)), dim=1).cpu())
+            chunks.append(torch.softmax(model(X.to(device)), dim=1))
     if not chunks:
         raise ValueError("dataloader yielded no sample; check the data set is not empty.")
-    return torch.cat(chunks, dim=0)
+    return torch.cat(chunks, dim=0).cpu()  # one copy from the device, not one per minibatch
 
 
 # ------------------------------------------------------------------------- plotting
@@ -1076,12 +1080,12 @@ def plot_image(probs, true_label, img, class_names, ax=None):
 
     Parameters
     ----------
-    probs : array_like, shape (k,)
-        Predicted class probabilities.
+    probs : array_like or torch.Tensor, shape (k,)
+        Predicted class probabilities. Tensors may live on any device.
     true_label : int
         True class, in ``0..k-1``.
-    img : array_like, shape (28, 28) or (1, 28, 28)
-        Grey-level image.
+    img : array_like or torch.Tensor, shape (28, 28) or (1, 28, 28)
+        Grey-level image (a tensor on any device).
     class_names : sequence of str, length k
         Names of the classes.
     ax : matplotlib.axes.Axes, optional
@@ -1098,10 +1102,10 @@ def plot_image(probs, true_label, img, class_names, ax=None):
     """
     import matplotlib.pyplot as plt
 
-    probs = np.asarray(probs)
+    probs = _as_numpy(probs)
     ax = plt.gca() if ax is None else ax
     predicted = int(np.argmax(probs))
-    ax.imshow(np.asarray(img).squeeze(), cmap="binary")
+    ax.imshow(_as_numpy(img).squeeze(), cmap="binary")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(
@@ -1116,8 +1120,8 @@ def plot_value_array(probs, true_label, ax=None):
 
     Parameters
     ----------
-    probs : array_like, shape (k,)
-        Predicted class probabilities.
+    probs : array_like or torch.Tensor, shape (k,)
+        Predicted class probabilities. Tensors may live on any device.
     true_label : int
         True class, in ``0..k-1``.
     ax : matplotlib.axes.Axes, optional
@@ -1134,7 +1138,7 @@ def plot_value_array(probs, true_label, ax=None):
     """
     import matplotlib.pyplot as plt
 
-    probs = np.asarray(probs)
+    probs = _as_numpy(probs)
     ax = plt.gca() if ax is None else ax
     bars = ax.bar(range(len(probs)), probs, color="#777777")
     ax.set_xticks(range(len(probs)))
@@ -1210,7 +1214,7 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
     for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
-        ax.imshow(np.asarray(img).squeeze(), cmap="binary")
+        ax.imshow(_as_numpy(img).squeeze(), cmap="binary")
         ax.set_title(class_names[label], fontsize=9)
         ax.axis("off")
     fig.tight_layout()
