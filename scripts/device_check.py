@@ -195,7 +195,7 @@ def jupytext_cells(path):
         import jupytext
     except ImportError:
         return None
-    notebook = jupytext.read(path)
+    notebook = jupytext.read(path, fmt="md:myst")
     return [
         (cell.source, list(cell.metadata.get("tags", [])))
         for cell in notebook.cells
@@ -495,8 +495,9 @@ def run_page_here(page, result_path, allowed_root):
     labels = []  # glued accuracies not yet matched with a band
     try:
         cells = page_cells(page)
-    except CheckError as err:
-        result["error"] = {"cell": None, "line": None, "message": str(err), "traceback": ""}
+    except Exception as err:  # the reader's disagreement, or a page jupytext cannot read
+        message = f"reading the page: {type(err).__name__}: {err}"
+        result["error"] = {"cell": None, "line": None, "message": message, "traceback": ""}
         cells = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")

@@ -6,7 +6,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import jupytext
 import pytest
 
 import mmids
@@ -16,6 +15,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import device_check  # noqa: E402
 
 PAGES = device_check.toc_pages()
+try:  # the reference reader; the device check itself runs without it
+    import jupytext
+except ImportError:  # on a bare machine: the comparisons with jupytext skip
+    jupytext = None
+needs_jupytext = pytest.mark.skipif(jupytext is None, reason="jupytext is not installed")
 
 
 # ------------------------------------------------------------------------ the cell reader
@@ -30,6 +34,7 @@ def jupytext_reading(text):
     ]
 
 
+@needs_jupytext
 @pytest.mark.parametrize("page", [*PAGES, ROOT / "templates" / "page.md"], ids=lambda p: p.stem)
 def test_the_cell_reader_agrees_with_jupytext_on_every_page(page):
     text = page.read_text(encoding="utf-8")
@@ -48,6 +53,8 @@ TRICKY_PAGE = textwrap.dedent(
       text_representation:
         format_name: myst
     kernelspec:
+      display_name: Python 3
+      language: python
       name: python3
     ---
 
@@ -90,6 +97,7 @@ TRICKY_PAGE = textwrap.dedent(
 )
 
 
+@needs_jupytext
 def test_the_cell_reader_agrees_with_jupytext_on_options_and_nested_fences():
     cells = device_check.extract_cells(TRICKY_PAGE)
     assert [(c.source, c.tags) for c in cells] == jupytext_reading(TRICKY_PAGE)
@@ -98,9 +106,10 @@ def test_the_cell_reader_agrees_with_jupytext_on_options_and_nested_fences():
         ["hide-input", "remove-output"],
         [],
     ]
-    assert [c.line for c in cells] == [18, 32, 40]
+    assert [c.line for c in cells] == [20, 34, 42]
 
 
+@needs_jupytext
 def test_a_page_the_reader_gets_wrong_is_an_error_not_a_silent_run(tmp_path, monkeypatch):
     page = tmp_path / "page.md"
     page.write_text(TRICKY_PAGE)
@@ -319,6 +328,8 @@ SANDBOX_PAGE = textwrap.dedent(
     """\
     ---
     kernelspec:
+      display_name: Python 3
+      language: python
       name: python3
     ---
 

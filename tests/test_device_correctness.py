@@ -49,7 +49,8 @@ def test_on_another_device_the_order_is_drawn_from_the_cpu_generator_as_dataload
     # A permutation drawn on the device's own generator would leave the CPU's untouched.
     data = NumberedImages(100)
     torch.manual_seed(0)
-    expected = [[len(y) for _, y in DataLoader(data, batch_size=32, shuffle=True)]] * 2
+    loader = DataLoader(data, batch_size=32, shuffle=True)
+    expected = [[len(y) for _, y in loader] for _ in range(2)]
     after_dataloader = torch.rand(3)
     torch.manual_seed(0)
     fast = mmids.DeviceDataLoader(data, batch_size=32, shuffle=True, device="meta")
