@@ -458,7 +458,8 @@ def _device_label(device):
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     if device.type == "cpu":
-        return f"cpu: {_cpu_name()}, {torch.get_num_threads()} threads"
+        threads = torch.get_num_threads()
+        return f"cpu: {_cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
     return device.type
 
 
