@@ -418,8 +418,10 @@ def _install_guards(allowed_root):
         raise PermissionError(f"device check: {what} is not allowed (offline, temp folder only)")
 
     def hook(event, args):
-        if event in ("socket.connect", "socket.getaddrinfo", "socket.sendto"):
-            refuse(f"network access ({event} {args[1] if len(args) > 1 else ''})")
+        if event in ("socket.connect", "socket.sendto"):  # args: the socket, the address
+            refuse(f"network access ({event} {args[1]})")
+        elif event == "socket.getaddrinfo":  # args: host, port, ...
+            refuse(f"network access ({event} {args[0]}:{args[1]})")
         elif event == "open":
             path, mode, flags = args
             writing = (mode is not None and any(c in str(mode) for c in "wax+")) or (
