@@ -23,7 +23,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export MMIDS_PROGRESS := 0
 
 .PHONY: help venv data mathjax build lint format test notebooks launch-notebooks repoint publish \
-        bench lock binder clean
+        bench lock binder clean device-data device-check
 
 # What `make lint` checks: the Python code (ruff), the launch notebooks against their pages,
 # the places that name the repository, the YAML files and the GitHub Actions workflows.
@@ -34,7 +34,7 @@ YAML_FILES := $(wildcard *.yml .*.yaml .*.yml .github/workflows/*.yml)
 ACTIONLINT := $(BIN)/actionlint
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## Create .venv and install requirements.txt and the helper modules of utils/
 
@@ -130,6 +130,17 @@ SEED_RUNNER ?=
 BENCH_ARGS ?=
 bench: $(STAMP) ## Time trainings (textbook vs fast path) and builds (SEED_RUNNER=path/run_seed.py)
 	MMIDS_PROGRESS=0 $(BIN)/python scripts/bench.py $(if $(SEED_RUNNER),--seed-runner $(SEED_RUNNER)) $(BENCH_ARGS)
+
+# The device check (scripts/device_check.py): every page as a plain Python program, on the
+# device MMIDS_DEVICE names or the default one, from the gzipped data files it un-gzips and
+# verifies in a temporary folder. DEVICE_DATA is what to carry to another machine (42 MB).
+DEVICE_DATA ?= _build/device-data
+DEVICE_CHECK_ARGS ?=
+device-data: $(STAMP) ## Write the data sets, gzipped and verified, to DEVICE_DATA (to carry elsewhere)
+	$(BIN)/python scripts/device_check.py --pack $(DEVICE_DATA)
+
+device-check: device-data ## Run every page as a script on any device, print times and accuracies (DEVICE_CHECK_ARGS="--jobs 2 --pages 05")
+	$(OFFLINE) $(BIN)/python scripts/device_check.py --data $(DEVICE_DATA) $(DEVICE_CHECK_ARGS)
 
 lock: ## Re-resolve requirements.in into the exact pins of requirements.txt
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv

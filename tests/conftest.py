@@ -63,3 +63,12 @@ def blobs(n=90, seed=0):
     labels = torch.arange(n) % 3
     centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]])
     return centres[labels] + torch.randn(n, 2, generator=g), labels
+
+
+def pytest_runtest_setup(item):
+    """Skip the tests marked ``cuda`` where PyTorch sees no CUDA GPU."""
+    if item.get_closest_marker("cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")

@@ -313,10 +313,10 @@ def predict_softmax(dataloader, model, device):
     chunks = []
     with torch.no_grad():
         for X, _ in dataloader:
-            chunks.append(torch.softmax(model(X.to(device)), dim=1).cpu())
+            chunks.append(torch.softmax(model(X.to(device)), dim=1))
     if not chunks:
         raise ValueError("dataloader yielded no sample; check the data set is not empty.")
-    return torch.cat(chunks, dim=0)
+    return torch.cat(chunks, dim=0).cpu()  # one copy from the device, not one per minibatch
 
 
 def _as_numpy(x):
@@ -478,10 +478,10 @@ def plot_image(probs, true_label, img, class_names, ax=None):
     """
     import matplotlib.pyplot as plt
 
-    probs = np.asarray(probs)
+    probs = _as_numpy(probs)
     ax = plt.gca() if ax is None else ax
     predicted = int(np.argmax(probs))
-    ax.imshow(np.asarray(img).squeeze(), cmap="binary")
+    ax.imshow(_as_numpy(img).squeeze(), cmap="binary")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(
@@ -508,7 +508,7 @@ def plot_value_array(probs, true_label, ax=None):
     """
     import matplotlib.pyplot as plt
 
-    probs = np.asarray(probs)
+    probs = _as_numpy(probs)
     ax = plt.gca() if ax is None else ax
     bars = ax.bar(range(len(probs)), probs, color="#777777")
     ax.set_xticks(range(len(probs)))
@@ -575,7 +575,7 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
     for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
-        ax.imshow(np.asarray(img).squeeze(), cmap="binary")
+        ax.imshow(_as_numpy(img).squeeze(), cmap="binary")
         ax.set_title(class_names[label], fontsize=9)
         ax.axis("off")
     fig.tight_layout()

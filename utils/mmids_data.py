@@ -236,14 +236,22 @@ def _fetch(path, dataset, unreachable):
     are removed whatever happens, so a failed or interrupted download leaves nothing
     behind. Hosts in ``unreachable`` are skipped; a host that cannot be reached is added.
     """
+    try:  # only to download: a page whose data are in place needs no pooch
+        import pooch
+    except ImportError:
+        return ["nowhere: downloads need the package pooch (pip install pooch)"]
     new_dirs = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     reasons = []
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
     try:
         return _fetch_into(path, dataset, unreachable, reasons)
     except OSError as err:  # cannot write in the data folder
         reasons.append(f"cannot write in {path.parent}: {_why(err)}")
         return reasons
     finally:  # also on an interrupt: remove the folders made for nothing, deepest first
+        logger.setLevel(level)
         for d in new_dirs:
             with contextlib.suppress(OSError):
                 d.rmdir()
@@ -334,38 +342,30 @@ def check_data(names=None, root=None, download=True, verbose=False):
     MNIST (LeCun et al., 1998) and Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017), and of
     the CSV files used in MMiDS, Section 8.4. Downloads use pooch (Uieda et al., 2020).
     """
-    import pooch
-
     names = tuple(DATASETS) if names is None else tuple(names)
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise ValueError(f"names must be among {tuple(DATASETS)}, got {unknown}.")
     folder = resolve_root(root)
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")  # no "Downloading ..." lines on the pages
     checked, failures, unreachable = [], [], set()
-    try:
-        for dataset in (DATASETS[n] for n in names):
-            for rel in dataset.paths():
-                path = folder / rel
-                checked.append(path)
-                problem, why = _damage(path, *dataset.files[path.name]), None
+    for dataset in (DATASETS[n] for n in names):
+        for rel in dataset.paths():
+            path = folder / rel
+            checked.append(path)
+            problem, why = _damage(path, *dataset.files[path.name]), None
+            if verbose:
+                print(f"{rel}: {problem or 'ok'}", end="", flush=True)
+            if problem and download:
                 if verbose:
-                    print(f"{rel}: {problem or 'ok'}", end="", flush=True)
-                if problem and download:
-                    if verbose:
-                        print("; downloading ...", end="", flush=True)
-                    why = _fetch(path, dataset, unreachable)
-                    if verbose:
-                        print(" failed" if why else " done, verified", end="")
-                    problem = problem if why else None
+                    print("; downloading ...", end="", flush=True)
+                why = _fetch(path, dataset, unreachable)
                 if verbose:
-                    print(flush=True)
-                if problem:
-                    failures.append((path, dataset, problem, why))
-    finally:
-        logger.setLevel(level)
+                    print(" failed" if why else " done, verified", end="")
+                problem = problem if why else None
+            if verbose:
+                print(flush=True)
+            if problem:
+                failures.append((path, dataset, problem, why))
     if failures:
         raise DataError(_data_error_message(folder, failures)) from None
     return checked
