@@ -38,6 +38,8 @@ from markdown_it.renderer import RendererHTML
 from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
 
+import book
+
 ROOT = Path(__file__).resolve().parent.parent
 GLUE_PREFIX = "application/papermill.record/"
 # Pages that train a model ask Colab for a GPU runtime (the "GPU" choice of Colab's
@@ -68,18 +70,6 @@ class ConversionError(Exception):
 
 
 # ----------------------------------------------------------------------------- the book
-
-
-def toc_files(entry):
-    """The ``file`` entries of (part of) a table of contents, at any depth, in order."""
-    if isinstance(entry, list):
-        return [name for item in entry for name in toc_files(item)]
-    if not isinstance(entry, dict):
-        return []
-    found = [entry["file"]] if "file" in entry else []
-    for key in ("parts", "chapters", "sections"):
-        found += toc_files(entry.get(key, []))
-    return found
 
 
 def page_cells(path):
@@ -145,9 +135,8 @@ class Book:
 
     def __init__(self, root=ROOT):
         self.root = Path(root)
-        self.config = yaml.safe_load((self.root / "_config.yml").read_text(encoding="utf-8"))
-        toc = yaml.safe_load((self.root / "_toc.yml").read_text(encoding="utf-8"))
-        self.docnames = [str(Path(name).with_suffix("")) for name in toc_files(toc)]
+        self.config = book.config(self.root)
+        self.docnames = [str(Path(name).with_suffix("")) for name in book.toc_files(self.root)]
         self.targets = {}  # label -> Target
         self.titles = {}  # docname -> page title
         self.counters = {}

@@ -256,3 +256,66 @@ def test_no_built_page_loads_scripts_styles_or_images_from_the_web():
             offenders[str(path.relative_to(HTML))] = parser.found
     assert not offenders, f"pages that hot-link scripts, styles or images: {offenders}"
     assert (HTML / "_static" / CONFIG["sphinx"]["config"]["mathjax_path"]).is_file()
+
+
+# Sphinx-proof boxes and citations (issue 10): what the page's source asks for, as rendered.
+NUMBERED_PRF = re.compile(
+    r"^(?:`{3,}|:{3,})\{prf:(definition|theorem|lemma|proposition|corollary)\}[^\n]*\n"
+    r"((?:[ \t]*:[\w-]+:[^\n]*\n)*)",
+    re.MULTILINE,
+)
+CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`[^`]+`")
+MATH_PAGES = [
+    page
+    for page in PAGES
+    if (ROOT / f"{page}.md").is_file()
+    and (
+        NUMBERED_PRF.search((ROOT / f"{page}.md").read_text(encoding="utf-8"))
+        or CITE_ROLE.search((ROOT / f"{page}.md").read_text(encoding="utf-8"))
+    )
+]
+
+# Runs in the page: the sphinx-proof boxes (title, id, size) and the links of the citations.
+INSPECT_MATH = r"""
+const main = document.querySelector("main") || document.body;
+return {
+  boxes: Array.from(main.querySelectorAll("div.proof.admonition")).map((div) => ({
+    id: div.id,
+    title: (div.querySelector(".admonition-title") || {innerText: ""}).innerText.trim(),
+    height: div.getBoundingClientRect().height})),
+  citations: Array.from(main.querySelectorAll("a[href]"))
+                  .map((a) => a.href).filter((h) => /\/references\.html#/.test(h)),
+};
+"""
+
+
+@pytest.mark.parametrize("page", MATH_PAGES)
+def test_numbered_statements_render_and_citations_link_to_the_references(site, browser, page):
+    source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    labels = [
+        re.search(r":label:\s*(\S+)", options).group(1)
+        for _, options in NUMBERED_PRF.findall(source)
+        if ":label:" in options and ":nonumber:" not in options
+    ]
+    browser.get(page_url(site, page))
+    seen = browser.execute_script(INSPECT_MATH)
+    boxes = {box["id"]: box for box in seen["boxes"]}
+    for label in labels:
+        assert label in boxes, f"{page}: no rendered box for {label}; boxes: {list(boxes)}"
+        box = boxes[label]
+        assert re.match(r"(Definition|Theorem|Lemma|Proposition|Corollary) \d+", box["title"]), (
+            f"{page}: the box {label} has no numbered title: {box['title']!r}"
+        )
+        assert box["height"] > 0, f"{page}: the box {label} is not displayed"
+    if CITE_ROLE.search(source):
+        assert seen["citations"], f"{page} cites works, but no link leads to references.html"
+        browser.get(page_url(site, "references"))
+        missing = [
+            url
+            for url in seen["citations"]
+            if not browser.execute_script(
+                "return document.getElementById(arguments[0]) !== null",
+                urlsplit(url).fragment,
+            )
+        ]
+        assert not missing, f"{page}: citations that lead to no entry of references.html: {missing}"
