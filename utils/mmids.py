@@ -26,6 +26,9 @@ __all__ = [
     "check_data",
     "confusion_matrix",
     "data_dir",
+    "describe_confusion_matrix",
+    "describe_history",
+    "describe_prediction",
     "get_device",
     "glue",
     "load_csv",
@@ -1070,9 +1073,19 @@ def predict_softmax(dataloader, model, device):
 
 # ------------------------------------------------------------------------- plotting
 
+# Figures are read by colour-blind readers too: right and wrong are told apart by text or
+# hatching as well as by colour, in colours of the Okabe-Ito palette (blue, vermillion).
+_RIGHT_COLOUR = "#0072B2"
+_WRONG_COLOUR = "#D55E00"
+_OTHER_COLOUR = "#BBBBBB"
+# Text of at least 10 points in figures at most _PAGE_WIDTH inches wide: the book's page is
+# about 680 pixels wide, a figure is drawn at 100 dpi, so text keeps about its size on screen.
+_FONT_SIZE = 11
+_PAGE_WIDTH = 7.5
+
 
 def plot_image(probs, true_label, img, class_names, ax=None):
-    """Show an image, labelled with the predicted class, its probability and the truth.
+    """Show an image, labelled with the predicted class, its probability, the truth and a verdict.
 
     Parameters
     ----------
@@ -1090,29 +1103,37 @@ def plot_image(probs, true_label, img, class_names, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
-        The axes drawn on. The label is blue if the prediction is right, red if not.
+        The axes drawn on. The label reads ``"predicted p% (true): right"`` or
+        ``"...: wrong"``, so the verdict does not rest on colour alone; it is also blue
+        (right) or vermillion and bold (wrong), colours of the Okabe-Ito palette that
+        readers with a colour-vision deficiency tell apart.
 
     Notes
     -----
-    Adapted from the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
+    Adapted from the TensorFlow classification tutorial, as in MMiDS, Section 8.5. The
+    palette: Okabe & Ito, *Color Universal Design* (2002).
     """
     import matplotlib.pyplot as plt
 
     probs = np.asarray(probs)
     ax = plt.gca() if ax is None else ax
     predicted = int(np.argmax(probs))
+    right = predicted == int(true_label)
     ax.imshow(np.asarray(img).squeeze(), cmap="binary")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(
-        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]})",
-        color="tab:blue" if predicted == true_label else "tab:red",
+        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]}): "
+        + ("right" if right else "wrong"),
+        color=_RIGHT_COLOUR if right else _WRONG_COLOUR,
+        fontweight="normal" if right else "bold",
+        fontsize=_FONT_SIZE,
     )
     return ax
 
 
 def plot_value_array(probs, true_label, ax=None):
-    """Bar chart of predicted class probabilities; predicted bar red, true bar blue.
+    """Bar chart of predicted class probabilities, marking the true and the predicted class.
 
     Parameters
     ----------
@@ -1126,22 +1147,41 @@ def plot_value_array(probs, true_label, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
-        The axes drawn on (y axis from 0 to 1).
+        The axes drawn on (y axis from 0 to 1). The bar of the true class is blue; the
+        bar of the predicted class is hatched (``//``), and vermillion when the prediction
+        is wrong; the other bars are grey. A legend names the two marks, so that hatching,
+        not colour alone, tells the predicted class.
 
     Notes
     -----
-    Adapted from the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
+    Adapted from the TensorFlow classification tutorial, as in MMiDS, Section 8.5. The
+    palette: Okabe & Ito, *Color Universal Design* (2002).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     probs = np.asarray(probs)
     ax = plt.gca() if ax is None else ax
-    bars = ax.bar(range(len(probs)), probs, color="#777777")
+    bars = ax.bar(range(len(probs)), probs, color=_OTHER_COLOUR, edgecolor="black", linewidth=0.5)
     ax.set_xticks(range(len(probs)))
+    ax.tick_params(axis="x", labelsize=_FONT_SIZE)
     ax.set_yticks([])
     ax.set_ylim(0, 1)
-    bars[int(np.argmax(probs))].set_color("tab:red")
-    bars[int(true_label)].set_color("tab:blue")
+    predicted = int(np.argmax(probs))
+    bars[predicted].set_facecolor(_WRONG_COLOUR)
+    bars[predicted].set_hatch("//")
+    bars[int(true_label)].set_facecolor(_RIGHT_COLOUR)
+    ax.legend(
+        handles=[
+            Patch(facecolor=_RIGHT_COLOUR, edgecolor="black", label="true class"),
+            Patch(facecolor="white", edgecolor="black", hatch="//", label="predicted"),
+        ],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=2,
+        fontsize=_FONT_SIZE - 1,
+        frameon=False,
+    )
     return ax
 
 
@@ -1189,7 +1229,8 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, about 1.3 inches per image.
+        The figure: 1.3 inches per image, at most 7.5 inches wide (the width of the book's
+        page at 100 dpi, so that the titles stay legible), grey levels from white to black.
 
     Raises
     ------
@@ -1207,11 +1248,14 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     if nrows < 1 or ncols < 1 or count > len(dataset):
         raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
     indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    cell = min(1.3, _PAGE_WIDTH / ncols)  # inches per image
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols, (cell + 0.3) * nrows), squeeze=False
+    )
     for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
         ax.imshow(np.asarray(img).squeeze(), cmap="binary")
-        ax.set_title(class_names[label], fontsize=9)
+        ax.set_title(class_names[label], fontsize=_FONT_SIZE - 1)
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -1317,9 +1361,10 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
-        The axes, holding one image (cells shaded by count, on a logarithmic scale so that
-        the rare confusions show next to the large diagonal) and the count of each
-        cell written in it.
+        The axes, holding one image (cells shaded by count with the colour-blind-friendly
+        ``cividis`` map, on a logarithmic scale so that the rare confusions show next to
+        the large diagonal; empty cells white) and the count of each cell written in it,
+        black or white, whichever contrasts more with the cell.
 
     Raises
     ------
@@ -1330,7 +1375,8 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     Notes
     -----
     The display of scikit-learn's ``ConfusionMatrixDisplay``, drawn with matplotlib
-    only. The book uses it for the test predictions of MMiDS, Section 8.5.
+    only. The book uses it for the test predictions of MMiDS, Section 8.5. ``cividis``:
+    Nuñez, Anderton & Renslow, *PLoS ONE* 13 (2018), e0199239.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
@@ -1347,18 +1393,22 @@ def plot_confusion_matrix(cm, class_names, ax=None):
         _, ax = plt.subplots(figsize=(1.5 + 0.6 * k, 1.2 + 0.6 * k))
     top = max(int(cm.max()), 1)
     # Log shading: zero cells stay white, single errors are already visible.
-    ax.imshow(np.ma.masked_equal(cm, 0), cmap="Blues", norm=LogNorm(vmin=1, vmax=max(top, 2)))
+    cmap, norm = plt.get_cmap("cividis"), LogNorm(vmin=1, vmax=max(top, 2))
+    ax.imshow(np.ma.masked_equal(cm, 0), cmap=cmap, norm=norm)
     for i in range(k):
         for j in range(k):
-            dark = cm[i, j] > np.sqrt(top)  # the upper half of the log scale
+            rgb = np.asarray(cmap(norm(cm[i, j]))[:3] if cm[i, j] else (1.0, 1.0, 1.0))
+            # WCAG relative luminance; above 0.179 black text contrasts more than white.
+            linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+            light = float(linear @ [0.2126, 0.7152, 0.0722]) > 0.179
             ax.text(
                 j,
                 i,
                 str(cm[i, j]),
                 ha="center",
                 va="center",
-                fontsize=8,
-                color="white" if dark else "black",
+                fontsize=_FONT_SIZE - 1,
+                color="black" if light else "white",
             )
     slanted = max(len(str(name)) for name in class_names) > 2  # long names would overlap
     ax.set_xticks(
@@ -1368,8 +1418,9 @@ def plot_confusion_matrix(cm, class_names, ax=None):
         ha="right" if slanted else "center",
     )
     ax.set_yticks(range(k), labels=list(class_names))
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.tick_params(labelsize=_FONT_SIZE)
+    ax.set_xlabel("predicted class", fontsize=_FONT_SIZE)
+    ax.set_ylabel("true class", fontsize=_FONT_SIZE)
     return ax
 
 
@@ -1392,9 +1443,10 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, about 1.4 inches per image. Each title reads ``predicted`` on the
-        first line (in red) and ``(true)`` on the second. Unused cells are blank; if no
-        image is misclassified, the figure says so in its title.
+        The figure: 1.4 inches per image, at most 7.5 inches wide. Each title reads
+        ``predicted`` on the first line and ``(true)`` on the second, in black: every image
+        shown is a mistake, and the text says which. Unused cells are blank; if no image
+        is misclassified, the figure says so in its title.
 
     Raises
     ------
@@ -1430,13 +1482,16 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     if largest >= len(class_names):
         raise ValueError(f"label {largest} has no name among the {len(class_names)} class names.")
     wrong = np.flatnonzero(true != predicted)[: nrows * ncols]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.75 * nrows), squeeze=False)
+    cell = min(1.4, _PAGE_WIDTH / ncols)  # inches per image
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols, (cell + 0.45) * nrows), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong, strict=False):  # the grid may have spare cells
         ax.imshow(images[i], cmap="binary")
         ax.set_title(
-            f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=8, color="tab:red"
+            f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=_FONT_SIZE - 1
         )
     if len(wrong) == 0:
         fig.suptitle("No misclassified image")
@@ -1457,9 +1512,10 @@ def plot_history(history):
     Returns
     -------
     matplotlib.figure.Figure
-        One panel (mean loss per epoch: training, and test when recorded) or, with a
-        test accuracy, two panels side by side, the second showing the test accuracy
-        in percent.
+        One panel (mean loss per epoch: training, solid with circles, and test, dashed
+        with squares, when recorded) or, with a test accuracy, two panels side by side
+        (7.5 inches), the second showing the test accuracy in percent. Line style and
+        marker, not only colour, tell the curves apart.
 
     Raises
     ------
@@ -1491,24 +1547,183 @@ def plot_history(history):
         raise ValueError(f"history has {len(epochs)} epochs but lists of lengths {lengths}.")
     with_accuracy = "test_accuracy" in history
     fig, axes = plt.subplots(
-        1, 2 if with_accuracy else 1, figsize=(9 if with_accuracy else 4.5, 3), squeeze=False
+        1,
+        2 if with_accuracy else 1,
+        figsize=(_PAGE_WIDTH if with_accuracy else 4, 3),
+        squeeze=False,
     )
     loss_ax = axes[0, 0]
-    loss_ax.plot(epochs, history["train_loss"], "o-", label="training")
+    loss_ax.plot(epochs, history["train_loss"], "o-", color=_RIGHT_COLOUR, label="training")
     if "test_loss" in history:
-        loss_ax.plot(epochs, history["test_loss"], "s--", label="test")
-    loss_ax.set_ylabel("mean loss")
-    loss_ax.legend()
+        loss_ax.plot(epochs, history["test_loss"], "s--", color=_WRONG_COLOUR, label="test")
+    loss_ax.set_ylabel("mean loss", fontsize=_FONT_SIZE)
+    loss_ax.legend(fontsize=_FONT_SIZE)
     if with_accuracy:
         acc_ax = axes[0, 1]
-        acc_ax.plot(epochs, 100 * np.asarray(history["test_accuracy"]), "s--", color="tab:orange")
-        acc_ax.set_ylabel("test accuracy (%)")
+        acc_ax.plot(epochs, 100 * np.asarray(history["test_accuracy"]), "s--", color=_WRONG_COLOUR)
+        acc_ax.set_ylabel("test accuracy (%)", fontsize=_FONT_SIZE)
     for ax in axes.flat:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch", fontsize=_FONT_SIZE)
+        ax.tick_params(labelsize=_FONT_SIZE - 1)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------- descriptions of figures, for readers who cannot see them
+
+
+def _trend(name, values, fmt):
+    """'the NAME falls from A to B' (or rises, or stays at A), the numbers formatted by fmt."""
+    first, last = fmt(values[0]), fmt(values[-1])
+    if first == last:
+        return f"the {name} stays at {first}"
+    return f"the {name} {'falls' if values[-1] < values[0] else 'rises'} from {first} to {last}"
+
+
+def describe_history(history):
+    """One sentence that says what the learning curves of :func:`plot_history` show.
+
+    For a figure's caption or text alternative: a reader who cannot see the curves reads
+    their first and last values instead.
+
+    Parameters
+    ----------
+    history : dict of str to list
+        As returned by :func:`training_loop` (see :func:`plot_history`).
+
+    Returns
+    -------
+    str
+        For example ``"Over 3 epochs, the mean training loss falls from 0.41 to 0.28,
+        the mean test loss falls from 0.31 to 0.29 and the test accuracy rises from
+        91.2 % to 92.4 %."``: losses with two decimals, accuracies in percent with one,
+        each with "falls", "rises" or "stays at" as the printed numbers say.
+
+    Raises
+    ------
+    ValueError
+        As :func:`plot_history`, for a history it cannot draw.
+    """
+    missing = [key for key in ("epoch", "train_loss") if key not in history]
+    if missing:
+        raise ValueError(
+            f"history lacks {', '.join(missing)}; pass the dict that training_loop returns."
+        )
+    n = len(history["epoch"])
+    if not n:
+        raise ValueError("history has no epoch to describe.")
+    series = [("mean training loss", "train_loss", lambda v: f"{v:.2f}")]
+    series += [("mean test loss", "test_loss", lambda v: f"{v:.2f}")]
+    series += [("test accuracy", "test_accuracy", lambda v: f"{100 * v:.1f} %")]
+    series = [item for item in series if item[1] in history]
+    lengths = {key: len(history[key]) for _, key, _ in series}
+    if any(length != n for length in lengths.values()):
+        raise ValueError(f"history has {n} epochs but lists of lengths {lengths}.")
+    if n == 1:
+        parts = [f"the {name} is {fmt(history[key][0])}" for name, key, fmt in series]
+        start = "After 1 epoch, "
+    else:
+        parts = [_trend(name, history[key], fmt) for name, key, fmt in series]
+        start = f"Over {n} epochs, "
+    body = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return start + body + "."
+
+
+def describe_prediction(probs, true_label, class_names):
+    """One sentence that says what :func:`plot_prediction` shows: the verdict and the odds.
+
+    Parameters
+    ----------
+    probs : array_like, shape (k,)
+        Predicted class probabilities.
+    true_label : int
+        True class, in ``0..k-1``.
+    class_names : sequence of str, length k
+        Names of the classes.
+
+    Returns
+    -------
+    str
+        For example ``"The model gives class 7 the largest probability, 99.8 %; the
+        true class is 7, so the prediction is right."``, or, when it is wrong,
+        ``"... 61.0 %; the true class is 4, which gets 12.0 %, so the prediction is
+        wrong."``.
+
+    Raises
+    ------
+    ValueError
+        If ``probs`` is not a 1-D array with one probability per class name, or
+        ``true_label`` is not one of its classes.
+    """
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 1 or len(probs) != len(class_names):
+        raise ValueError(
+            f"probs must hold one probability per class ({len(class_names)}), got shape "
+            f"{probs.shape}."
+        )
+    true_label = int(true_label)
+    if not 0 <= true_label < len(probs):
+        raise ValueError(f"true_label must be in 0..{len(probs) - 1}, got {true_label}.")
+    predicted = int(np.argmax(probs))
+    sentence = (
+        f"The model gives class {class_names[predicted]} the largest probability, "
+        f"{100 * probs[predicted]:.1f} %; the true class is {class_names[true_label]}"
+    )
+    if predicted == true_label:
+        return sentence + ", so the prediction is right."
+    return sentence + f", which gets {100 * probs[true_label]:.1f} %, so the prediction is wrong."
+
+
+def describe_confusion_matrix(cm, class_names):
+    """One sentence that says what :func:`plot_confusion_matrix` shows: the right
+    predictions on the diagonal and the most frequent confusion.
+
+    Parameters
+    ----------
+    cm : array_like, shape (k, k), non-negative integers
+        Counts, as returned by :func:`confusion_matrix` (rows: true class).
+    class_names : sequence of str, length k
+        Name of each class.
+
+    Returns
+    -------
+    str
+        For example ``"9,241 of the 10,000 images (92.4 %) lie on the diagonal, their
+        class predicted right; the largest count off it is 46 images of class 5 taken
+        for class 3."``, or ``"... no image is misclassified."``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`plot_confusion_matrix`, or if ``cm`` counts no image.
+    """
+    cm = _as_numpy(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+        raise ValueError(f"cm must be a square (k, k) array of counts, got shape {cm.shape}.")
+    if not np.issubdtype(cm.dtype, np.integer) or cm.min() < 0:
+        raise ValueError("cm must hold non-negative integer counts, as confusion_matrix returns.")
+    k = cm.shape[0]
+    if len(class_names) != k:
+        raise ValueError(f"class_names must name the {k} classes of cm, got {len(class_names)}.")
+    total, right = int(cm.sum()), int(np.trace(cm))
+    if total == 0:
+        raise ValueError("cm counts no image: there is nothing to describe.")
+    sentence = (
+        f"{right:,} of the {total:,} images ({100 * right / total:.1f} %) lie on the "
+        "diagonal, their class predicted right"
+    )
+    errors = cm.copy()
+    np.fill_diagonal(errors, 0)
+    if not errors.any():
+        return sentence + "; no image is misclassified."
+    true_class, predicted_class = np.unravel_index(int(errors.argmax()), errors.shape)
+    count = int(errors[true_class, predicted_class])
+    return sentence + (
+        f"; the largest count off it is {count:,} image{'s' if count > 1 else ''} of class "
+        f"{class_names[true_class]} taken for class {class_names[predicted_class]}."
+    )
 
 
 # ---------------------------------------------------------------------------- pages
