@@ -29,7 +29,7 @@ export MMIDS_PROGRESS := 0
 
 # What `make lint` checks: the Python code (ruff), the pairing of pages and reference
 # notebooks, and the YAML files. .pre-commit-config.yaml runs the same tools on each commit.
-PY_PATHS := utils tests scripts
+PY_PATHS := utils tests scripts _ext
 YAML_FILES := $(wildcard *.yml .*.yaml .*.yml)
 
 help: ## List the targets
@@ -89,7 +89,7 @@ lint: $(STAMP) ## Ruff (lint and format check), notebook/page sync, YAML syntax
 	$(BIN)/python scripts/check_notebook_sync.py
 	$(BIN)/check-yaml $(YAML_FILES)
 
-format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/ and scripts/
+format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/, scripts/ and _ext/
 	$(BIN)/ruff check --fix $(PY_PATHS)
 	$(BIN)/ruff format $(PY_PATHS)
 

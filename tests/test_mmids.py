@@ -386,8 +386,8 @@ def test_plot_image_says_right_or_wrong_in_words_and_not_only_in_colour():
     fig, (left, right) = plt.subplots(1, 2)
     mmids.plot_image(probs, 1, np.zeros((28, 28)), names, ax=left)
     mmids.plot_image(probs, 2, np.zeros((1, 28, 28)), names, ax=right)
-    assert left.get_xlabel() == "dog 70% (dog): right"
-    assert right.get_xlabel() == "dog 70% (owl): wrong"
+    assert left.get_xlabel() == "dog 70% (dog)\nright"
+    assert right.get_xlabel() == "dog 70% (owl)\nwrong"
     assert left.xaxis.label.get_color() != right.xaxis.label.get_color()
     assert right.xaxis.label.get_fontweight() == "bold"
     plt.close(fig)

@@ -1103,10 +1103,10 @@ def plot_image(probs, true_label, img, class_names, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
-        The axes drawn on. The label reads ``"predicted p% (true): right"`` or
-        ``"...: wrong"``, so the verdict does not rest on colour alone; it is also blue
-        (right) or vermillion and bold (wrong), colours of the Okabe-Ito palette that
-        readers with a colour-vision deficiency tell apart.
+        The axes drawn on. The label reads ``"predicted p% (true)"`` and, on a second
+        line, ``"right"`` or ``"wrong"``, so the verdict does not rest on colour alone; it
+        is also blue (right) or vermillion and bold (wrong), colours of the Okabe-Ito
+        palette that readers with a colour-vision deficiency tell apart.
 
     Notes
     -----
@@ -1123,7 +1123,7 @@ def plot_image(probs, true_label, img, class_names, ax=None):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(
-        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]}): "
+        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]})\n"
         + ("right" if right else "wrong"),
         color=_RIGHT_COLOUR if right else _WRONG_COLOUR,
         fontweight="normal" if right else "bold",
