@@ -50,10 +50,12 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
     ):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
-    # The site's MathJax (make mathjax, from npm) plays no part here: an up-to-date stand-in.
-    mathjax = tmp_path / "_build" / "static" / "mathjax" / "tex-chtml.js"
-    mathjax.parent.mkdir(parents=True)
-    mathjax.write_text("// stand-in\n")
+    # The site's MathJax and axe-core (make mathjax, make axe: from npm) play no part here:
+    # up-to-date stand-ins.
+    for asset in ("mathjax/tex-chtml.js", "axe/axe.min.js"):
+        stand_in = tmp_path / "_build" / "static" / asset
+        stand_in.parent.mkdir(parents=True)
+        stand_in.write_text("// stand-in\n")
     (tmp_path / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n"
         "  - file: chapters/raising_page\n  - file: chapters/slow_page\n"
