@@ -47,6 +47,10 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
         "images/favicon.svg",
         "scripts/execute_pages.py",
         "utils/mmids.py",
+        "_ext/accessible_cells.py",
+        "_templates/search-button-field.html",
+        "_templates/theme-switcher.html",
+        "_assets/accessibility.css",
     ):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
