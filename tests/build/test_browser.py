@@ -255,6 +255,16 @@ def test_no_built_page_loads_scripts_styles_or_images_from_the_web():
         if parser.found:
             offenders[str(path.relative_to(HTML))] = parser.found
     assert not offenders, f"pages that hot-link scripts, styles or images: {offenders}"
+    # axe-core is served for the audit only; no page loads it (nor MathJax's parts one by one).
+    loaded = {
+        str(path.relative_to(HTML))
+        for path in HTML.rglob("*.html")
+        if re.search(
+            r'<script[^>]+src="[^"]*(axe\.min\.js|mathjax/(?!tex-chtml\.js))',
+            path.read_text(encoding="utf-8"),
+        )
+    }
+    assert not loaded, f"pages that load axe-core or MathJax components directly: {sorted(loaded)}"
     assert (HTML / "_static" / CONFIG["sphinx"]["config"]["mathjax_path"]).is_file()
 
 
@@ -289,6 +299,49 @@ return {
 """
 
 
+# ---------------------------------------------------------------- accessibility (WCAG 2.1 AA)
+
+# axe-core (npm, pinned in package-lock.json) is served by the site itself, like MathJax:
+# `make build` copies node_modules/axe-core/axe.min.js to _build/static/axe/, which
+# _config.yml lists in html_static_path. The pages do not load it; the test injects it.
+AXE = "_static/axe/axe.min.js"
+# The rules of WCAG 2.0 and 2.1, levels A and AA. Nothing is excluded: a violation that
+# comes from the theme is fixed in _templates/, _assets/ or _ext/ (see README, "Accessibility").
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+MODES = ["light", "dark"]
+
+# Runs in the page: load the site's axe-core, then audit the whole document.
+RUN_AXE = """
+const [src, tags, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+function audit() {
+  axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
+     .then((r) => done({violations: r.violations.map((v) => ({
+               id: v.id, impact: v.impact, help: v.help,
+               nodes: v.nodes.map((n) => n.target.join(" ") + ": " + n.failureSummary)}))}),
+           (err) => done({error: String(err)}));
+}
+if (window.axe) { audit(); } else {
+  const script = document.createElement("script");
+  script.src = src;
+  script.onload = audit;
+  script.onerror = () => done({error: "could not load " + src});
+  document.head.appendChild(script);
+}
+"""
+
+# Runs in the page: the text alternative of every image, and of every figure its caption.
+IMAGE_TEXTS = r"""
+return {
+  images: Array.from(document.querySelectorAll("img")).map((img) => ({
+    src: img.getAttribute("src"), alt: img.getAttribute("alt"),
+    inFigure: !!img.closest("figure"),
+    // textContent, not innerText: a figure in a closed solution is hidden, not absent.
+    caption: (img.closest("figure")?.querySelector("figcaption")?.textContent || "")
+             .replace(/\s+/g, " ").trim()})),
+};
+"""
+
+
 @pytest.mark.parametrize("page", MATH_PAGES)
 def test_numbered_statements_render_and_citations_link_to_the_references(site, browser, page):
     source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
@@ -319,3 +372,130 @@ def test_numbered_statements_render_and_citations_link_to_the_references(site, b
             )
         ]
         assert not missing, f"{page}: citations that lead to no entry of references.html: {missing}"
+
+
+def bad_alt(alt):
+    """Why a text alternative tells a screen-reader user nothing, or None if it may."""
+    if alt is None or not alt.strip():
+        return "empty"
+    if re.search(r"\.(png|jpe?g|gif|svg|webp)\b", alt, re.IGNORECASE) or "/" in alt:
+        return "a file name"
+    if re.search(r"\b[0-9a-f]{16,}\b", alt, re.IGNORECASE):
+        return "a hash"
+    return None
+
+
+def open_in_mode(browser, url, mode):
+    """Open a page in a colour mode, stored where the theme's switch stores the reader's choice."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    browser.execute_script(
+        "localStorage.setItem('mode', arguments[0]); localStorage.setItem('theme', arguments[0]);",
+        mode,
+    )
+    browser.refresh()
+    theme = "return document.readyState === 'complete' && document.documentElement.dataset.theme"
+    WebDriverWait(browser, 30).until(
+        lambda b: b.execute_script(theme) == mode,
+        message=f"{url}: the theme did not switch to the {mode} mode",
+    )
+    if browser.execute_script('return document.querySelectorAll(".math").length > 0'):
+        browser.execute_async_script(WAIT_FOR_MATHJAX, (MATHJAX_TIMEOUT - 5) * 1000)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("page", PAGES)
+def test_page_passes_the_wcag_21_aa_audit(site, browser, page, mode):
+    open_in_mode(browser, page_url(site, page), mode)
+    result = browser.execute_async_script(RUN_AXE, f"{site}/{AXE}", WCAG_TAGS)
+    assert "error" not in result, f"axe-core did not run on {page}: {result['error']}"
+    report = [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])} elements): {v['help']}\n    "
+        + "\n    ".join(v["nodes"][:5])
+        for v in result["violations"]
+    ]
+    assert not report, f"WCAG 2.1 AA violations on {page} in {mode} mode:\n" + "\n".join(report)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_image_has_a_meaningful_text_alternative_and_every_figure_a_caption(
+    site, browser, page
+):
+    browser.get(page_url(site, page))
+    images = browser.execute_script(IMAGE_TEXTS)["images"]
+    bad = [f"{img['src']}: alt is {bad_alt(img['alt'])}" for img in images if bad_alt(img["alt"])]
+    assert not bad, f"images without a meaningful text alternative on {page}: {bad}"
+    # Every output image of a page (a figure of the run) is a numbered figure with a caption.
+    outputs = [img for img in images if "_images/" in (img["src"] or "")]
+    uncaptioned = [img["src"] for img in outputs if not img["inFigure"] or not img["caption"]]
+    assert not uncaptioned, f"figures without a caption on {page}: {uncaptioned}"
+    numbered = [img for img in outputs if not re.match(r"Fig\. \d+", img["caption"])]
+    assert not numbered, f"figures without a number on {page}: {[i['src'] for i in numbered]}"
+
+
+# What a keyboard user must reach with Tab and open with Enter: (CSS selector of the control,
+# script that says whether what it controls is open).
+KEYBOARD_CONTROLS = {
+    "launch menu": (
+        ".dropdown-launch-buttons .dropdown-toggle",
+        "return document.querySelector('.dropdown-launch-buttons .dropdown-menu')"
+        ".classList.contains('show')",
+    ),
+    "setup cell": (
+        "details.hide > summary",
+        "return document.querySelector('details.hide').open",
+    ),
+    "solution": (
+        ".solution.dropdown .toggle-button",
+        "const s = document.querySelector('.solution.dropdown');"
+        "return !s.classList.contains('toggle-hidden')"
+        " && s.querySelector('section').getBoundingClientRect().height > 0",
+    ),
+}
+MAX_TABS = 800  # more than the focusable elements of any page
+
+
+def tab_to(browser, selector):
+    """Press Tab from the top of the page until the first control matching selector has focus.
+
+    Returns the number of presses, or None if it never got focus.
+    """
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for presses in range(1, MAX_TABS + 1):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.execute_script(
+            "const el = document.activeElement;return el === document.querySelector(arguments[0]);",
+            selector,
+        ):
+            return presses
+    return None
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("chapters/")])
+def test_launch_menu_setup_cell_and_solutions_open_with_the_keyboard_alone(site, browser, page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Every chapter page has a launch menu and exercises with solutions; a page that
+    # imports mmids starts with the collapsed setup cell.
+    source = (ROOT / page).with_suffix(".md").read_text(encoding="utf-8")
+    expected = ["launch menu", "solution"] + (["setup cell"] if "hide-input" in source else [])
+    for name in expected:
+        selector, is_open = KEYBOARD_CONTROLS[name]
+        browser.get(page_url(site, page))
+        WebDriverWait(browser, 30).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector)),
+            message=f"{page} has no {name} ({selector})",
+        )
+        assert not browser.execute_script(is_open), f"{page}: the {name} is open before any key"
+        presses = tab_to(browser, selector)
+        assert presses, f"{page}: {MAX_TABS} presses of Tab never reach the {name} ({selector})"
+        browser.switch_to.active_element.send_keys(Keys.ENTER)
+        assert browser.execute_script(is_open), (
+            f"{page}: Enter on the {name} (reached with {presses} presses of Tab) did not open it"
+        )

@@ -40,6 +40,7 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
         "Makefile",
         "_config.yml",
         "intro.md",
+        "references.bib",
         "requirements.txt",
         "pyproject.toml",
         "package.json",
@@ -48,13 +49,19 @@ def test_make_build_fails_on_a_cell_error_or_timeout_and_publishes_nothing(tmp_p
         "scripts/execute_pages.py",
         "scripts/book.py",
         *[p.relative_to(ROOT).as_posix() for p in ROOT.glob("utils/*.py")],
+        "_ext/accessible_cells.py",
+        "_templates/search-button-field.html",
+        "_templates/theme-switcher.html",
+        "_assets/accessibility.css",
     ):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
-    # The site's MathJax (make mathjax, from npm) plays no part here: an up-to-date stand-in.
-    mathjax = tmp_path / "_build" / "static" / "mathjax" / "tex-chtml.js"
-    mathjax.parent.mkdir(parents=True)
-    mathjax.write_text("// stand-in\n")
+    # The site's MathJax and axe-core (make mathjax, make axe: from npm) play no part here:
+    # up-to-date stand-ins.
+    for asset in ("mathjax/tex-chtml.js", "axe/axe.min.js"):
+        stand_in = tmp_path / "_build" / "static" / asset
+        stand_in.parent.mkdir(parents=True)
+        stand_in.write_text("// stand-in\n")
     (tmp_path / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n"
         "  - file: chapters/raising_page\n  - file: chapters/slow_page\n"

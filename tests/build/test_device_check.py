@@ -5,9 +5,9 @@ import json
 import textwrap
 from pathlib import Path
 
-import device_check
 import pytest
 
+import device_check
 import mmids
 from conftest import ROOT
 

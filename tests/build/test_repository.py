@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import launch_notebooks
 import pytest
-import repository
 
+import launch_notebooks
+import repository
 from conftest import ROOT
 
 # The repository the book names now (a fork that ran `make repoint` names its own).

@@ -15,28 +15,38 @@ from conftest import blobs
 # ------------------------------------------------------------------------- plotting
 
 
-def test_plot_image_labels_a_right_prediction_in_blue_and_a_wrong_one_in_red():
+def test_plot_image_says_right_or_wrong_in_words_and_not_only_in_colour():
     probs = np.array([0.1, 0.7, 0.2])
     names = ("cat", "dog", "owl")
     fig, (left, right) = plt.subplots(1, 2)
     mmids.plot_image(probs, 1, np.zeros((28, 28)), names, ax=left)
     mmids.plot_image(probs, 2, np.zeros((1, 28, 28)), names, ax=right)
-    assert left.get_xlabel() == "dog 70% (dog)"
-    assert right.get_xlabel() == "dog 70% (owl)"
+    assert left.get_xlabel() == "dog 70% (dog)\nright"
+    assert right.get_xlabel() == "dog 70% (owl)\nwrong"
     assert left.xaxis.label.get_color() != right.xaxis.label.get_color()
+    assert right.xaxis.label.get_fontweight() == "bold"
     plt.close(fig)
 
 
-def test_plot_value_array_colours_the_predicted_and_the_true_class():
+def test_plot_value_array_hatches_the_predicted_bar_and_colours_the_true_one():
     from matplotlib.colors import to_rgba
 
     fig, ax = plt.subplots()
     mmids.plot_value_array(np.array([0.1, 0.7, 0.2]), 2, ax=ax)
-    colours = [p.get_facecolor() for p in ax.patches]
-    assert colours[1] == to_rgba("tab:red") and colours[2] == to_rgba("tab:blue")
-    assert colours[0] == to_rgba("#777777")
-    assert [p.get_height() for p in ax.patches] == [0.1, 0.7, 0.2]
+    bars = ax.patches[:3]
+    assert [p.get_height() for p in bars] == [0.1, 0.7, 0.2]
+    assert [p.get_hatch() for p in bars] == [None, "//", None]  # predicted: hatched
+    assert bars[2].get_facecolor() == to_rgba(mmids._RIGHT_COLOUR)  # true class
+    assert bars[1].get_facecolor() == to_rgba(mmids._WRONG_COLOUR)  # wrong prediction
+    assert bars[0].get_facecolor() == to_rgba(mmids._OTHER_COLOUR)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["true class", "predicted"]
     assert ax.get_ylim() == (0, 1)
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    mmids.plot_value_array(np.array([0.1, 0.7, 0.2]), 1, ax=ax)  # right: one hatched blue bar
+    assert ax.patches[1].get_hatch() == "//"
+    assert ax.patches[1].get_facecolor() == to_rgba(mmids._RIGHT_COLOUR)
     plt.close(fig)
 
 
@@ -245,3 +255,63 @@ def test_plot_history_adds_the_test_loss_and_accuracy_of_a_real_run():
 def test_plot_history_rejects_what_training_loop_does_not_return(history, message):
     with pytest.raises(ValueError, match=message):
         mmids.plot_history(history)
+
+
+def test_plot_confusion_matrix_writes_counts_in_the_colour_that_contrasts_with_the_cell():
+    cm = np.array([[900, 1], [0, 5]])
+    ax = mmids.plot_confusion_matrix(cm, ("a", "b"))
+    colour = {t.get_text(): t.get_color() for t in ax.texts}
+    # cividis: dark blue for one image, light yellow for the largest count; empty cells white.
+    assert colour["900"] == "black" and colour["1"] == "white" and colour["0"] == "black"
+    assert ax.images[0].get_cmap().name == "cividis"
+    plt.close("all")
+
+
+def test_describe_history_reads_the_first_and_last_values_of_each_curve():
+    history = {
+        "epoch": [1, 2, 3],
+        "train_loss": [0.412, 0.3, 0.281],
+        "test_loss": [0.31, 0.3, 0.314],
+        "test_accuracy": [0.912, 0.92, 0.924],
+    }
+    assert mmids.describe_history(history) == (
+        "Over 3 epochs, the mean training loss falls from 0.41 to 0.28, the mean test loss "
+        "rises from 0.31 to 0.31 and the test accuracy rises from 91.2 % to 92.4 %."
+    ).replace("rises from 0.31 to 0.31", "stays at 0.31")
+    one = {"epoch": [1], "train_loss": [0.5]}
+    assert mmids.describe_history(one) == "After 1 epoch, the mean training loss is 0.50."
+    with pytest.raises(ValueError, match="lengths"):
+        mmids.describe_history({"epoch": [1, 2], "train_loss": [0.5]})
+    with pytest.raises(ValueError, match="lacks"):
+        mmids.describe_history({"epoch": [1]})
+
+
+def test_describe_prediction_gives_the_verdict_and_the_probabilities():
+    probs = np.array([0.1, 0.7, 0.2])
+    names = ("cat", "dog", "owl")
+    assert mmids.describe_prediction(probs, 1, names) == (
+        "The model gives class dog the largest probability, 70.0 %; the true class is dog, "
+        "so the prediction is right."
+    )
+    assert mmids.describe_prediction(probs, 2, names).endswith(
+        "the true class is owl, which gets 20.0 %, so the prediction is wrong."
+    )
+    with pytest.raises(ValueError, match="one probability per class"):
+        mmids.describe_prediction(probs, 1, names[:2])
+    with pytest.raises(ValueError, match="true_label"):
+        mmids.describe_prediction(probs, 3, names)
+
+
+def test_describe_confusion_matrix_counts_the_diagonal_and_names_the_largest_confusion():
+    cm = np.array([[5, 1, 0], [2, 7, 0], [0, 3, 1082]])
+    assert mmids.describe_confusion_matrix(cm, ("cat", "dog", "owl")) == (
+        "1,094 of the 1,100 images (99.5 %) lie on the diagonal, their class predicted right; "
+        "the largest count off it is 3 images of class owl taken for class dog."
+    )
+    assert mmids.describe_confusion_matrix(np.eye(2, dtype=int), ("a", "b")).endswith(
+        "no image is misclassified."
+    )
+    with pytest.raises(ValueError, match="no image"):
+        mmids.describe_confusion_matrix(np.zeros((2, 2), dtype=int), ("a", "b"))
+    with pytest.raises(ValueError, match="name the 2 classes"):
+        mmids.describe_confusion_matrix(np.eye(2, dtype=int), ("a",))
