@@ -177,6 +177,13 @@ class Book:
             raise ConversionError(f"label {label!r} defined twice ({other} and {target.docname})")
         self.targets[label] = target
 
+    def _add_equation(self, docname, label):
+        """Record a numbered equation (``$$ ... $$ (label)`` or a labelled ``math`` directive)."""
+        target = Target(
+            docname, f"equation-{make_id(label)}", "", "equation", self._number("equation")
+        )
+        self._add(label, target)
+
     def _collect(self, docname, cells):
         pending = []  # labels waiting for the next heading
         for cell in cells:
@@ -207,32 +214,13 @@ class Book:
                         self._add(label, Target(docname, make_id(label), title))
                 pending.clear()
             elif token.type == "math_block_label":
-                label = token.info
-                self._add(
-                    label,
-                    Target(
-                        docname,
-                        f"equation-{make_id(label)}",
-                        "",
-                        "equation",
-                        self._number("equation"),
-                    ),
-                )
+                self._add_equation(docname, token.info)
             elif token.type in ("fence", "colon_fence") and token.info.strip().startswith("{"):
                 name, argument, options, body = split_directive(token)
                 kind = NUMBERED_DIRECTIVES.get(name)
                 label = options.get("label") or options.get("name")
                 if name == "math" and label:
-                    self._add(
-                        label,
-                        Target(
-                            docname,
-                            f"equation-{make_id(label)}",
-                            "",
-                            "equation",
-                            self._number("equation"),
-                        ),
-                    )
+                    self._add_equation(docname, label)
                 elif kind in ("exercise", *PROOF_KINDS) and "nonumber" not in options:
                     number = self._number(kind)
                     if label:

@@ -72,3 +72,24 @@ def pytest_runtest_setup(item):
 
         if not torch.cuda.is_available():
             pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
+
+
+class NumberedImages:
+    """MNIST-like stand-in whose image i carries i in its first two pixels (loader tests)."""
+
+    def __init__(self, n):
+        import torch
+        from torchvision.transforms import ToTensor
+
+        self.data = torch.zeros(n, 4, 4, dtype=torch.uint8)
+        self.data[:, 0, 0] = torch.arange(n) % 256
+        self.data[:, 0, 1] = torch.arange(n) // 256
+        self.targets = torch.arange(n) % 10
+        self.transform = ToTensor()
+        self.target_transform = None
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return self.transform(self.data[i].numpy()), int(self.targets[i])

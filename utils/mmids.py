@@ -531,14 +531,8 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    cm = style.as_numpy(cm)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
-        raise ValueError(f"cm must be a square (k, k) array of counts, got shape {cm.shape}.")
-    if not np.issubdtype(cm.dtype, np.integer) or cm.min() < 0:
-        raise ValueError("cm must hold non-negative integer counts, as confusion_matrix returns.")
+    cm = style.check_counts(cm, class_names)
     k = cm.shape[0]
-    if len(class_names) != k:
-        raise ValueError(f"class_names must name the {k} classes of cm, got {len(class_names)}.")
     if ax is None:
         _, ax = plt.subplots(figsize=(1.5 + 0.6 * k, 1.2 + 0.6 * k))
     top = max(int(cm.max()), 1)
@@ -664,20 +658,7 @@ def plot_history(history):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    missing = [key for key in ("epoch", "train_loss") if key not in history]
-    if missing:
-        raise ValueError(
-            f"history lacks {', '.join(missing)}; pass the dict that training_loop returns."
-        )
-    epochs = list(history["epoch"])
-    if not epochs:
-        raise ValueError("history has no epoch to plot.")
-    keys = [
-        key for key in ("train_loss", "test_loss", "test_accuracy", "seconds") if key in history
-    ]
-    lengths = {key: len(history[key]) for key in keys}
-    if any(n != len(epochs) for n in lengths.values()):
-        raise ValueError(f"history has {len(epochs)} epochs but lists of lengths {lengths}.")
+    epochs = style.check_history(history, "plot")
     with_accuracy = "test_accuracy" in history
     fig, axes = plt.subplots(
         1,

@@ -172,6 +172,43 @@ def _trend(name, values, fmt):
     return f"the {name} {'falls' if values[-1] < values[0] else 'rises'} from {first} to {last}"
 
 
+def check_history(history, purpose):
+    """The epochs of a history that :func:`training_loop` returned, after checking it.
+
+    Parameters
+    ----------
+    history : dict of str to list
+        ``"epoch"``, ``"train_loss"``, and optionally ``"test_loss"``, ``"test_accuracy"``
+        and ``"seconds"``, one entry per epoch.
+    purpose : str
+        What the caller does with it ("plot", "describe"), for the error message.
+
+    Returns
+    -------
+    list
+        ``history["epoch"]``, non-empty.
+
+    Raises
+    ------
+    ValueError
+        If ``history`` lacks ``"epoch"`` or ``"train_loss"``, has no epoch, or its lists
+        differ in length.
+    """
+    missing = [key for key in ("epoch", "train_loss") if key not in history]
+    if missing:
+        raise ValueError(
+            f"history lacks {', '.join(missing)}; pass the dict that training_loop returns."
+        )
+    epochs = list(history["epoch"])
+    if not epochs:
+        raise ValueError(f"history has no epoch to {purpose}.")
+    keys = [k for k in ("train_loss", "test_loss", "test_accuracy", "seconds") if k in history]
+    lengths = {key: len(history[key]) for key in keys}
+    if any(n != len(epochs) for n in lengths.values()):
+        raise ValueError(f"history has {len(epochs)} epochs but lists of lengths {lengths}.")
+    return epochs
+
+
 def describe_history(history):
     """One sentence that says what the learning curves of :func:`plot_history` show.
 
@@ -196,21 +233,11 @@ def describe_history(history):
     ValueError
         As :func:`plot_history`, for a history it cannot draw.
     """
-    missing = [key for key in ("epoch", "train_loss") if key not in history]
-    if missing:
-        raise ValueError(
-            f"history lacks {', '.join(missing)}; pass the dict that training_loop returns."
-        )
-    n = len(history["epoch"])
-    if not n:
-        raise ValueError("history has no epoch to describe.")
+    n = len(check_history(history, "describe"))
     series = [("mean training loss", "train_loss", lambda v: f"{v:.2f}")]
     series += [("mean test loss", "test_loss", lambda v: f"{v:.2f}")]
     series += [("test accuracy", "test_accuracy", lambda v: f"{100 * v:.1f} %")]
     series = [item for item in series if item[1] in history]
-    lengths = {key: len(history[key]) for _, key, _ in series}
-    if any(length != n for length in lengths.values()):
-        raise ValueError(f"history has {n} epochs but lists of lengths {lengths}.")
     if n == 1:
         parts = [f"the {name} is {fmt(history[key][0])}" for name, key, fmt in series]
         start = "After 1 epoch, "
@@ -266,6 +293,38 @@ def describe_prediction(probs, true_label, class_names):
     return sentence + f", which gets {100 * probs[true_label]:.1f} %, so the prediction is wrong."
 
 
+def check_counts(cm, class_names):
+    """A confusion matrix as a NumPy array, after checking it against its class names.
+
+    Parameters
+    ----------
+    cm : array_like or torch.Tensor, shape (k, k), integer
+        Counts, as :func:`mmids.confusion_matrix` returns them.
+    class_names : sequence of str, length k
+        Names of the classes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k, k), integer
+
+    Raises
+    ------
+    ValueError
+        If ``cm`` is not a non-empty square array of non-negative integers, or
+        ``class_names`` does not name its ``k`` classes.
+    """
+    cm = as_numpy(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+        raise ValueError(f"cm must be a square (k, k) array of counts, got shape {cm.shape}.")
+    if not np.issubdtype(cm.dtype, np.integer) or cm.min() < 0:
+        raise ValueError("cm must hold non-negative integer counts, as confusion_matrix returns.")
+    if len(class_names) != cm.shape[0]:
+        raise ValueError(
+            f"class_names must name the {cm.shape[0]} classes of cm, got {len(class_names)}."
+        )
+    return cm
+
+
 def describe_confusion_matrix(cm, class_names):
     """One sentence that says what :func:`plot_confusion_matrix` shows: the right
     predictions on the diagonal and the most frequent confusion.
@@ -289,14 +348,7 @@ def describe_confusion_matrix(cm, class_names):
     ValueError
         As :func:`plot_confusion_matrix`, or if ``cm`` counts no image.
     """
-    cm = as_numpy(cm)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
-        raise ValueError(f"cm must be a square (k, k) array of counts, got shape {cm.shape}.")
-    if not np.issubdtype(cm.dtype, np.integer) or cm.min() < 0:
-        raise ValueError("cm must hold non-negative integer counts, as confusion_matrix returns.")
-    k = cm.shape[0]
-    if len(class_names) != k:
-        raise ValueError(f"class_names must name the {k} classes of cm, got {len(class_names)}.")
+    cm = check_counts(cm, class_names)
     total, right = int(cm.sum()), int(np.trace(cm))
     if total == 0:
         raise ValueError("cm counts no image: there is nothing to describe.")

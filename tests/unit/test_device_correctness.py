@@ -14,27 +14,9 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision.transforms import ToTensor
 
 import mmids
-
-
-class NumberedImages:
-    """MNIST-like data set whose image i carries i in its first two pixels."""
-
-    def __init__(self, n):
-        self.data = torch.zeros(n, 4, 4, dtype=torch.uint8)
-        self.data[:, 0, 0] = torch.arange(n) % 256
-        self.data[:, 0, 1] = torch.arange(n) // 256
-        self.targets = torch.arange(n) % 10
-        self.transform = ToTensor()
-        self.target_transform = None
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, i):
-        return self.transform(self.data[i].numpy()), int(self.targets[i])
+from conftest import NumberedImages
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
-from torchvision.transforms import ToTensor
 
 import mmids
 import mmids_loader
+from conftest import NumberedImages
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +74,6 @@ def test_without_shuffle_the_batches_follow_the_data_set(mnist_test_set):
     actual = epochs_of(mmids.DeviceDataLoader(mnist_test_set, batch_size=300), 1)
     assert_same_batches(expected, actual)
     assert torch.equal(torch.cat([y for _, y in actual[0]]), mnist_test_set.targets)
-
-
-class NumberedImages:
-    """MNIST-like stand-in whose image i carries i in its first two pixels."""
-
-    def __init__(self, n):
-        self.data = torch.zeros(n, 4, 4, dtype=torch.uint8)
-        self.data[:, 0, 0] = torch.arange(n) % 256
-        self.data[:, 0, 1] = torch.arange(n) // 256
-        self.targets = torch.arange(n) % 10
-        self.transform = ToTensor()
-        self.target_transform = None
 
 
 def served_indices(X):

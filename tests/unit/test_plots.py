@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import mmids
+import mmids_figures
 from conftest import blobs
 
 # ------------------------------------------------------------------------- plotting
@@ -36,9 +37,9 @@ def test_plot_value_array_hatches_the_predicted_bar_and_colours_the_true_one():
     bars = ax.patches[:3]
     assert [p.get_height() for p in bars] == [0.1, 0.7, 0.2]
     assert [p.get_hatch() for p in bars] == [None, "//", None]  # predicted: hatched
-    assert bars[2].get_facecolor() == to_rgba(mmids._RIGHT_COLOUR)  # true class
-    assert bars[1].get_facecolor() == to_rgba(mmids._WRONG_COLOUR)  # wrong prediction
-    assert bars[0].get_facecolor() == to_rgba(mmids._OTHER_COLOUR)
+    assert bars[2].get_facecolor() == to_rgba(mmids_figures.RIGHT_COLOUR)  # true class
+    assert bars[1].get_facecolor() == to_rgba(mmids_figures.WRONG_COLOUR)  # wrong prediction
+    assert bars[0].get_facecolor() == to_rgba(mmids_figures.OTHER_COLOUR)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["true class", "predicted"]
     assert ax.get_ylim() == (0, 1)
@@ -46,7 +47,7 @@ def test_plot_value_array_hatches_the_predicted_bar_and_colours_the_true_one():
     fig, ax = plt.subplots()
     mmids.plot_value_array(np.array([0.1, 0.7, 0.2]), 1, ax=ax)  # right: one hatched blue bar
     assert ax.patches[1].get_hatch() == "//"
-    assert ax.patches[1].get_facecolor() == to_rgba(mmids._RIGHT_COLOUR)
+    assert ax.patches[1].get_facecolor() == to_rgba(mmids_figures.RIGHT_COLOUR)
     plt.close(fig)
 
 
