@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 UTILS = ROOT / "utils"
 #: Tags of the cells that the book hides: their assertions are the pages' checks.
 HIDDEN_TAGS = ("remove-cell", "remove-input")
-#: Seconds one page may run (the book's cell timeout is 1200 s for each cell).
+#: Seconds one page may run, all its cells together (the book's timeout is per cell).
 DEFAULT_TIMEOUT = 1800
 CELL_MAGICS_RUN_AS_CODE = ("time", "capture", "prun")
 
@@ -80,10 +80,16 @@ class CheckError(Exception):
 def toc_pages(root=ROOT):
     """The chapter pages of ``_toc.yml``, in order: files that are MyST notebooks.
 
-    A line reader of the ``file:`` entries (no YAML library needed); only pages whose
-    front matter has a ``kernelspec`` (executable pages) are kept.
+    The book's own reader (``scripts/book.py``) where PyYAML is installed; on a bare
+    machine without it, a line reader of the ``file:`` entries. Only pages whose front
+    matter has a ``kernelspec`` (executable pages) are kept.
     """
-    names = re.findall(r"^\s*-?\s*file:\s*(\S+)\s*$", (root / "_toc.yml").read_text(), re.M)
+    try:
+        import book
+
+        names = book.toc_files(root)
+    except ImportError:  # no PyYAML: the bare CUDA machine
+        names = re.findall(r"^\s*-?\s*file:\s*(\S+)\s*$", (root / "_toc.yml").read_text(), re.M)
     pages = []
     for name in names:
         path = root / (name if name.endswith(".md") else name + ".md")
