@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-import mmids_figures as style
+import mmids_figures as _figures
 from mmids_data import DataError, check_data, data_dir, resolve_root
 from mmids_figures import (
     describe_confusion_matrix,
@@ -331,7 +331,7 @@ def predict_softmax(dataloader, model, device):
 
 
 def _labels(x, name):
-    x = style.as_numpy(x)
+    x = _figures.as_numpy(x)
     if x.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one class label per sample), got shape {x.shape}.")
     if x.size and not np.issubdtype(x.dtype, np.integer):
@@ -489,14 +489,14 @@ def plot_samples(dataset, class_names, nrows=3, ncols=6, seed=0):
     if nrows < 1 or ncols < 1 or count > len(dataset):
         raise ValueError(f"a {nrows} x {ncols} grid needs 1 to {len(dataset)} images, got {count}.")
     indices = np.random.default_rng(seed).choice(len(dataset), size=count, replace=False)
-    cell = min(1.3, style.PAGE_WIDTH / ncols)  # inches per image
+    cell = min(1.3, _figures.PAGE_WIDTH / ncols)  # inches per image
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(cell * ncols, (cell + 0.3) * nrows), squeeze=False
     )
     for ax, i in zip(axes.flat, indices, strict=True):
         img, label = dataset[int(i)]
-        ax.imshow(style.as_numpy(img).squeeze(), cmap="binary")
-        ax.set_title(class_names[label], fontsize=style.FONT_SIZE - 1)
+        ax.imshow(_figures.as_numpy(img).squeeze(), cmap="binary")
+        ax.set_title(class_names[label], fontsize=_figures.FONT_SIZE - 1)
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -531,7 +531,7 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    cm = style.check_counts(cm, class_names)
+    cm = _figures.check_counts(cm, class_names)
     k = cm.shape[0]
     if ax is None:
         _, ax = plt.subplots(figsize=(1.5 + 0.6 * k, 1.2 + 0.6 * k))
@@ -542,14 +542,14 @@ def plot_confusion_matrix(cm, class_names, ax=None):
     for i in range(k):
         for j in range(k):
             rgb = cmap(norm(cm[i, j]))[:3] if cm[i, j] else (1.0, 1.0, 1.0)
-            colour = style.text_colour_on(rgb)
+            colour = _figures.text_colour_on(rgb)
             ax.text(
                 j,
                 i,
                 str(cm[i, j]),
                 ha="center",
                 va="center",
-                fontsize=style.FONT_SIZE - 1,
+                fontsize=_figures.FONT_SIZE - 1,
                 color=colour,
             )
     slanted = max(len(str(name)) for name in class_names) > 2  # long names would overlap
@@ -560,9 +560,9 @@ def plot_confusion_matrix(cm, class_names, ax=None):
         ha="right" if slanted else "center",
     )
     ax.set_yticks(range(k), labels=list(class_names))
-    ax.tick_params(labelsize=style.FONT_SIZE)
-    ax.set_xlabel("predicted class", fontsize=style.FONT_SIZE)
-    ax.set_ylabel("true class", fontsize=style.FONT_SIZE)
+    ax.tick_params(labelsize=_figures.FONT_SIZE)
+    ax.set_xlabel("predicted class", fontsize=_figures.FONT_SIZE)
+    ax.set_ylabel("true class", fontsize=_figures.FONT_SIZE)
     return ax
 
 
@@ -596,7 +596,7 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     """
     import matplotlib.pyplot as plt
 
-    images = style.as_numpy(images)
+    images = _figures.as_numpy(images)
     true = _labels(true_labels, "true_labels")
     predicted = _labels(predicted_labels, "predicted_labels")
     if images.ndim == 4 and images.shape[1] == 1:
@@ -616,7 +616,7 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     if largest >= len(class_names):
         raise ValueError(f"label {largest} has no name among the {len(class_names)} class names.")
     wrong = np.flatnonzero(true != predicted)[: nrows * ncols]
-    cell = min(1.4, style.PAGE_WIDTH / ncols)  # inches per image
+    cell = min(1.4, _figures.PAGE_WIDTH / ncols)  # inches per image
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(cell * ncols, (cell + 0.45) * nrows), squeeze=False
     )
@@ -625,7 +625,8 @@ def plot_misclassified(images, true_labels, predicted_labels, class_names, nrows
     for ax, i in zip(axes.flat, wrong, strict=False):  # the grid may have spare cells
         ax.imshow(images[i], cmap="binary")
         ax.set_title(
-            f"{class_names[predicted[i]]}\n({class_names[true[i]]})", fontsize=style.FONT_SIZE - 1
+            f"{class_names[predicted[i]]}\n({class_names[true[i]]})",
+            fontsize=_figures.FONT_SIZE - 1,
         )
     if len(wrong) == 0:
         fig.suptitle("No misclassified image")
@@ -658,29 +659,29 @@ def plot_history(history):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    epochs = style.check_history(history, "plot")
+    epochs = _figures.check_history(history, "plot")
     with_accuracy = "test_accuracy" in history
     fig, axes = plt.subplots(
         1,
         2 if with_accuracy else 1,
-        figsize=(style.PAGE_WIDTH if with_accuracy else 4, 3),
+        figsize=(_figures.PAGE_WIDTH if with_accuracy else 4, 3),
         squeeze=False,
     )
     loss_ax = axes[0, 0]
-    loss_ax.plot(epochs, history["train_loss"], "o-", color=style.RIGHT_COLOUR, label="training")
+    loss_ax.plot(epochs, history["train_loss"], "o-", color=_figures.RIGHT_COLOUR, label="training")
     if "test_loss" in history:
-        loss_ax.plot(epochs, history["test_loss"], "s--", color=style.WRONG_COLOUR, label="test")
-    loss_ax.set_ylabel("mean loss", fontsize=style.FONT_SIZE)
-    loss_ax.legend(fontsize=style.FONT_SIZE)
+        loss_ax.plot(epochs, history["test_loss"], "s--", color=_figures.WRONG_COLOUR, label="test")
+    loss_ax.set_ylabel("mean loss", fontsize=_figures.FONT_SIZE)
+    loss_ax.legend(fontsize=_figures.FONT_SIZE)
     if with_accuracy:
         acc_ax = axes[0, 1]
         acc_ax.plot(
-            epochs, 100 * np.asarray(history["test_accuracy"]), "s--", color=style.WRONG_COLOUR
+            epochs, 100 * np.asarray(history["test_accuracy"]), "s--", color=_figures.WRONG_COLOUR
         )
-        acc_ax.set_ylabel("test accuracy (%)", fontsize=style.FONT_SIZE)
+        acc_ax.set_ylabel("test accuracy (%)", fontsize=_figures.FONT_SIZE)
     for ax in axes.flat:
-        ax.set_xlabel("epoch", fontsize=style.FONT_SIZE)
-        ax.tick_params(labelsize=style.FONT_SIZE - 1)
+        ax.set_xlabel("epoch", fontsize=_figures.FONT_SIZE)
+        ax.tick_params(labelsize=_figures.FONT_SIZE - 1)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.tight_layout()

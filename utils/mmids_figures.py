@@ -8,6 +8,14 @@ its caption, for readers who cannot see it (WCAG 2.1, success criterion 1.1.1).
 
 import numpy as np
 
+# fmt: off
+__all__ = [
+    "RIGHT_COLOUR", "WRONG_COLOUR", "OTHER_COLOUR", "FONT_SIZE", "PAGE_WIDTH", "as_numpy",
+    "text_colour_on", "plot_image", "plot_value_array", "plot_prediction", "check_history",
+    "describe_history", "describe_prediction", "check_counts", "describe_confusion_matrix",
+]
+# fmt: on
+
 # Figures are read by colour-blind readers too: right and wrong are told apart by text or
 # hatching as well as by colour, in colours of the Okabe-Ito palette (blue, vermillion).
 RIGHT_COLOUR = "#0072B2"

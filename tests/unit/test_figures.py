@@ -37,3 +37,28 @@ def test_check_counts_accepts_a_confusion_matrix_and_rejects_unnamed_classes():
         mmids_figures.check_counts(cm, ("a",))
     with pytest.raises(ValueError, match="non-negative integer"):
         mmids_figures.check_counts(np.array([[0.5, 1.0], [0.0, 2.0]]), ("a", "b"))
+
+
+def test_result_figures_fit_the_page_with_legible_text():
+    import matplotlib.pyplot as plt
+
+    import mmids
+
+    history = {"epoch": [1, 2], "train_loss": [0.5, 0.4], "test_accuracy": [0.9, 0.91]}
+    fig = mmids.plot_history(history)
+    assert fig.get_size_inches()[0] <= mmids_figures.PAGE_WIDTH
+    labels = [ax.xaxis.label for ax in fig.axes]
+    assert all(label.get_fontsize() >= 10 for label in labels)
+    assert {label.get_fontsize() for label in labels} == {mmids_figures.FONT_SIZE}
+    plt.close(fig)
+    images = torch.zeros(30, 28, 28)
+    fig = mmids.plot_misclassified(
+        images,
+        torch.zeros(30, dtype=torch.long),
+        torch.ones(30, dtype=torch.long),
+        ("a", "b"),
+        nrows=2,
+        ncols=12,
+    )
+    assert fig.get_size_inches()[0] <= mmids_figures.PAGE_WIDTH + 1e-9
+    plt.close(fig)
